@@ -1,0 +1,59 @@
+"""Fixtures for integration tests on the private Tor network.
+
+One network per test session (``testnet``), started in a temporary directory
+and stopped at the end; every tor it starts is owned by the test process, so
+nothing survives a crashed run. Without a tor binary these tests fail under
+``CI=true`` and are skipped, with the reason, elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.testnet import TestNetwork, TorClient, launch_client
+
+
+def require_tor() -> str:
+    tor = shutil.which("tor")
+    if tor is None:
+        message = "the integration tests need Debian's 'tor' package (tor not on PATH)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return tor
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def testnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestNetwork]:
+    """A started private Tor network shared by the whole test session."""
+    tor = require_tor()
+    network = TestNetwork.create(tmp_path_factory.mktemp("testnet"), relays=4, tor_binary=tor)
+    try:
+        network.start(timeout=180, owner_pid=os.getpid())
+        yield network
+    finally:
+        network.stop()
+
+
+@pytest.fixture(scope="session")
+def tor_client(
+    testnet: TestNetwork, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TorClient]:
+    """A separate tor client of the private network (its SOCKS port reaches onions)."""
+    client = launch_client(testnet, tmp_path_factory.mktemp("client"), owner_pid=os.getpid())
+    try:
+        yield client
+    finally:
+        client.stop()
