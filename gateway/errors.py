@@ -10,7 +10,8 @@ mapped onto this tree at the I/O boundary where they happen (see
   GatewayError
    |- ConfigError                 bad YAML, wrong key, bad value (exit status 2)
    |- StateError                  the node's state directory or key files
-   |   +- KeyFileError            a key file is missing, malformed or too open
+   |   |- KeyFileError            a key file is missing, malformed or too open
+   |   +- DatabaseError           the node's SQLite database (node.db)
    |- TorError                    anything about the tor process
    |   |- TorNotFoundError        no tor binary
    |   |- TorLaunchError          tor did not start
@@ -33,7 +34,11 @@ mapped onto this tree at the I/O boundary where they happen (see
    |- AdapterError                an AI adapter failed (only that peer's answer fails)
    |   |- AdapterTimeoutError     no answer within the adapter's timeout
    |   +- AdapterOutputError      malformed, non-UTF-8 or oversized output
-   +- RoundError                  a convergence round cannot be set up or used
+   |- RoundError                  a convergence round cannot be set up or used
+   |- LinkError                   a link cannot do what was asked (channel, size)
+   |   +- QueueFullError          a bounded send queue is full (backpressure)
+   |- InviteError                 an invite: malformed, bad signature, expired, reused, self
+   +- ContactError                no such contact, or an ambiguous name
 """
 
 from __future__ import annotations
@@ -261,6 +266,44 @@ class StoreError(StateError):
 
 class SyncError(ProtocolError):
     """A memory sync message that is out of order or names something unknown."""
+
+
+# --- storage -------------------------------------------------------------------
+
+
+class DatabaseError(StateError):
+    """The node's SQLite database cannot be opened, migrated, read or written."""
+
+
+# --- contacts --------------------------------------------------------------------
+
+
+class InviteError(GatewayError):
+    """An invite that is refused; ``reason`` says why.
+
+    Reasons: ``malformed``, ``version``, ``bad_signature``, ``expired``,
+    ``reused``, ``self``, ``duplicate``, ``unknown``.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"invite refused ({reason}): {detail}")
+
+
+class ContactError(GatewayError):
+    """A contact that does not exist, or a name that matches more than one contact."""
+
+
+# --- link ----------------------------------------------------------------------
+
+
+class LinkError(GatewayError):
+    """A link cannot do what was asked: unknown or refused channel, oversized message."""
+
+
+class QueueFullError(LinkError):
+    """A bounded send queue is full (backpressure): try again after it drains."""
 
 
 # --- boundary mapping ----------------------------------------------------------

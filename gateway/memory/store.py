@@ -1,0 +1,434 @@
+"""The memory store: SQLite (WAL, synchronous=FULL) with FTS5 search, spaces and a Merkle log."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.errors import EntryError, ForkError, GatewayError, StoreError, map_exceptions
+from gateway.memory import merkle
+from gateway.memory.entry import Entry, Kind, decode_entry, load_entry
+from gateway.memory.merkle import SignedTreeHead
+from gateway.memory.spaces import DEFAULT_SPACE, Space, check_space_name
+
+MAX_PENDING = 10_000
+_SQL_ERRORS: Mapping[type[BaseException], type[GatewayError]] = {sqlite3.Error: StoreError}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id BLOB PRIMARY KEY, author BLOB NOT NULL, space TEXT NOT NULL, seq INTEGER NOT NULL,
+    prev BLOB NOT NULL, ts INTEGER NOT NULL, kind INTEGER NOT NULL, target BLOB NOT NULL,
+    raw BLOB NOT NULL, log_index INTEGER NOT NULL UNIQUE, UNIQUE (author, space, seq));
+CREATE INDEX IF NOT EXISTS entries_space_ts ON entries (space, ts, id);
+CREATE INDEX IF NOT EXISTS entries_target ON entries (target);
+CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5 (body, topic, tags);
+CREATE TABLE IF NOT EXISTS pending (
+    id BLOB PRIMARY KEY, author BLOB NOT NULL, space TEXT NOT NULL, seq INTEGER NOT NULL,
+    prev BLOB NOT NULL, raw BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS pending_link ON pending (author, space, seq);
+CREATE TABLE IF NOT EXISTS spaces (name TEXT PRIMARY KEY, all_contacts INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS space_members (space TEXT NOT NULL, peer BLOB NOT NULL,
+    PRIMARY KEY (space, peer));
+CREATE TABLE IF NOT EXISTS rejections (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tree_heads (
+    owner BLOB NOT NULL, role TEXT NOT NULL, size INTEGER NOT NULL, root BLOB NOT NULL,
+    ts INTEGER NOT NULL, signer BLOB NOT NULL, sig BLOB NOT NULL, PRIMARY KEY (owner, role));
+"""
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    """What happened to one entry: ``stored``, ``duplicate`` or ``held``.
+
+    ``released`` lists held entries that were stored because this one linked them.
+    """
+
+    status: str
+    id: bytes
+    released: tuple[bytes, ...] = ()
+
+
+@dataclass
+class BatchResult:
+    """Outcome of inserting many entries: ids stored, counts by outcome and reason."""
+
+    stored: list[bytes] = field(default_factory=list)
+    duplicates: int = 0
+    held: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+class MemoryStore:
+    """Entries of all spaces, verified on insert; one SQLite database file."""
+
+    def __init__(self, path: Path | str) -> None:
+        with map_exceptions(_SQL_ERRORS):
+            self._db = sqlite3.connect(str(path), isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO spaces VALUES (?, 1)", (DEFAULT_SPACE,))
+            rows = self._db.execute("SELECT id FROM entries ORDER BY log_index").fetchall()
+        self._leaves = [merkle.leaf_hash(r[0]) for r in rows]
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        leaves = len(self._leaves)
+        with map_exceptions(_SQL_ERRORS):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                del self._leaves[leaves:]
+                raise
+
+    def pragma(self, name: str) -> object:
+        """The value of a PRAGMA (e.g. journal_mode, synchronous)."""
+        with map_exceptions(_SQL_ERRORS):
+            return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    # --- spaces ---------------------------------------------------------------
+
+    def set_space(self, space: Space) -> None:
+        """Create or replace a space and its member list."""
+        check_space_name(space.name)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO spaces VALUES (?, ?)", (space.name, space.all_contacts)
+            )
+            db.execute("DELETE FROM space_members WHERE space = ?", (space.name,))
+            db.executemany(
+                "INSERT INTO space_members VALUES (?, ?)", [(space.name, m) for m in space.members]
+            )
+
+    def space(self, name: str) -> Space | None:
+        """The space called ``name``, if configured."""
+        with map_exceptions(_SQL_ERRORS):
+            row = self._db.execute(
+                "SELECT all_contacts FROM spaces WHERE name=?", (name,)
+            ).fetchone()
+            if row is None:
+                return None
+            members = self._db.execute("SELECT peer FROM space_members WHERE space=?", (name,))
+            return Space(name, bool(row[0]), frozenset(m[0] for m in members))
+
+    def spaces(self) -> list[Space]:
+        """Every configured space, by name."""
+        with map_exceptions(_SQL_ERRORS):
+            names = [r[0] for r in self._db.execute("SELECT name FROM spaces ORDER BY name")]
+        return [s for s in (self.space(n) for n in names) if s is not None]
+
+    def spaces_for_peer(self, peer: bytes) -> list[str]:
+        """Names of the spaces shared with ``peer``."""
+        return [s.name for s in self.spaces() if s.includes(peer)]
+
+    def entries_for_peer(self, peer: bytes) -> Iterator[Entry]:
+        """Every stored entry of a space that ``peer`` is in (and no other)."""
+        for name in self.spaces_for_peer(peer):
+            with map_exceptions(_SQL_ERRORS):
+                rows = self._db.execute("SELECT raw FROM entries WHERE space=?", (name,)).fetchall()
+            for (raw,) in rows:
+                yield decode_entry(raw)
+
+    # --- insert ---------------------------------------------------------------
+
+    def insert(self, data: Entry | bytes, *, from_peer: bytes | None = None) -> InsertResult:
+        """Verify and store one entry; EntryError (reason counted) when refused.
+
+        An entry whose predecessor (same author and space, seq - 1) is not stored
+        yet is held and stored once the predecessor arrives.
+        """
+        try:
+            entry = load_entry(data if isinstance(data, bytes) else data.encode())
+            self._check_space(entry, from_peer)
+            with self._transaction() as db:
+                return self._insert_verified(db, entry)
+        except EntryError as exc:
+            self._count(exc.reason)
+            raise
+
+    def insert_many(
+        self, items: Iterable[bytes], *, from_peer: bytes | None = None, space: str | None = None
+    ) -> BatchResult:
+        """Insert entries in (author, space, seq) order; refusals are counted, not raised.
+
+        With ``space`` set, entries of any other space are refused as ``wrong_space``.
+        """
+        result = BatchResult()
+        decoded: list[Entry] = []
+        for raw in items:
+            try:
+                entry = load_entry(raw)
+                if space is not None and entry.space != space:
+                    raise EntryError("wrong_space", f"entry of space {entry.space!r}")
+                decoded.append(entry)
+            except EntryError as exc:
+                self._count(exc.reason)
+                result.rejected[exc.reason] = result.rejected.get(exc.reason, 0) + 1
+        for entry in sorted(decoded, key=lambda e: (e.author, e.space, e.seq)):
+            try:
+                res = self.insert(entry, from_peer=from_peer)
+            except EntryError as exc:
+                result.rejected[exc.reason] = result.rejected.get(exc.reason, 0) + 1
+                continue
+            if res.status == "stored":
+                result.stored += [res.id, *res.released]
+            elif res.status == "held":
+                result.held += 1
+            else:
+                result.duplicates += 1
+        return result
+
+    def _check_space(self, entry: Entry, from_peer: bytes | None) -> None:
+        space = self.space(entry.space)
+        if space is None:
+            raise EntryError("wrong_space", f"unknown space {entry.space!r}")
+        if from_peer is not None and not space.includes(from_peer):
+            raise EntryError("wrong_space", f"peer is not in space {entry.space!r}")
+
+    def _insert_verified(self, db: sqlite3.Connection, entry: Entry) -> InsertResult:
+        if db.execute("SELECT 1 FROM entries WHERE id=?", (entry.id,)).fetchone():
+            return InsertResult("duplicate", entry.id)
+        if db.execute("SELECT 1 FROM pending WHERE id=?", (entry.id,)).fetchone():
+            return InsertResult("held", entry.id)
+        key = (entry.author, entry.space)
+        if db.execute(
+            "SELECT 1 FROM entries WHERE author=? AND space=? AND seq=?", (*key, entry.seq)
+        ).fetchone():
+            raise ForkError("fork", f"seq {entry.seq} already stored with another id")
+        if entry.seq > 1:
+            row = db.execute(
+                "SELECT id FROM entries WHERE author=? AND space=? AND seq=?", (*key, entry.seq - 1)
+            ).fetchone()
+            if row is None:
+                self._hold(db, entry)
+                return InsertResult("held", entry.id)
+            if row[0] != entry.prev:
+                raise EntryError(
+                    "broken_chain", f"seq {entry.seq} does not link to its predecessor"
+                )
+        self._write(db, entry)
+        return InsertResult("stored", entry.id, tuple(self._release(db, entry)))
+
+    def _hold(self, db: sqlite3.Connection, entry: Entry) -> None:
+        if db.execute("SELECT COUNT(*) FROM pending").fetchone()[0] >= MAX_PENDING:
+            raise EntryError("held_full", "too many entries waiting for their predecessor")
+        db.execute(
+            "INSERT INTO pending VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.id, entry.author, entry.space, entry.seq, entry.prev, entry.encode()),
+        )
+
+    def _release(self, db: sqlite3.Connection, entry: Entry) -> list[bytes]:
+        """Store held successors that link to ``entry`` (and theirs, in turn)."""
+        released: list[bytes] = []
+        current = entry
+        while True:
+            rows = db.execute(
+                "SELECT id, prev, raw FROM pending WHERE author=? AND space=? AND seq=?",
+                (current.author, current.space, current.seq + 1),
+            ).fetchall()
+            db.executemany("DELETE FROM pending WHERE id=?", [(r[0],) for r in rows])
+            linked = [decode_entry(r[2]) for r in rows if r[1] == current.id]
+            for _ in range(len(rows) - len(linked)):
+                self._count_in(db, "broken_chain")
+            if not linked:
+                return released
+            current = linked[0]
+            self._write(db, current)
+            released.append(current.id)
+
+    def _write(self, db: sqlite3.Connection, entry: Entry) -> None:
+        cur = db.execute(
+            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.id, entry.author, entry.space, entry.seq, entry.prev, entry.timestamp_ms,
+             int(entry.kind), entry.target, entry.encode(), self.log_size()),
+        )  # fmt: skip
+        self._index_text(db, cur.lastrowid, entry)
+        self._leaves.append(merkle.leaf_hash(entry.id))
+
+    def _index_text(self, db: sqlite3.Connection, rowid: int | None, entry: Entry) -> None:
+        db.execute(
+            "INSERT INTO entries_fts (rowid, body, topic, tags) VALUES (?, ?, ?, ?)",
+            (rowid, entry.body, entry.topic, " ".join(entry.tags)),
+        )
+
+    def count_rejection(self, reason: str) -> None:
+        """Add one to the counter of ``reason``."""
+        self._count(reason)
+
+    def _count(self, reason: str) -> None:
+        with self._transaction() as db:
+            self._count_in(db, reason)
+
+    @staticmethod
+    def _count_in(db: sqlite3.Connection, reason: str) -> None:
+        db.execute(
+            "INSERT INTO rejections VALUES (?, 1) ON CONFLICT (reason) DO UPDATE SET count=count+1",
+            (reason,),
+        )
+
+    def rejection_counts(self) -> dict[str, int]:
+        """How many entries were refused, by reason."""
+        with map_exceptions(_SQL_ERRORS):
+            return dict(self._db.execute("SELECT reason, count FROM rejections").fetchall())
+
+    # --- reads ----------------------------------------------------------------
+
+    def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with map_exceptions(_SQL_ERRORS):
+            return self._db.execute(sql, args).fetchall()
+
+    def get(self, entry_id: bytes) -> Entry | None:
+        """The stored entry with this id (held entries are not returned)."""
+        rows = self._rows("SELECT raw FROM entries WHERE id=?", (entry_id,))
+        return decode_entry(_blob(rows[0][0])) if rows else None
+
+    def has(self, entry_id: bytes) -> bool:
+        """Whether the entry is stored or held (so it need not be fetched again)."""
+        sql = "SELECT 1 FROM entries WHERE id=? UNION ALL SELECT 1 FROM pending WHERE id=?"
+        return bool(self._rows(sql, (entry_id, entry_id)))
+
+    def raw_entries(self, space: str, ids: Iterable[bytes]) -> list[bytes]:
+        """Wire forms of the stored entries of ``space`` among ``ids`` (unknown ids skipped)."""
+        out: list[bytes] = []
+        for entry_id in ids:
+            rows = self._rows("SELECT raw FROM entries WHERE id=? AND space=?", (entry_id, space))
+            out += [_blob(r[0]) for r in rows]
+        return out
+
+    def count(self, space: str | None = None) -> int:
+        """Number of stored entries (in ``space``, or all)."""
+        if space is None:
+            return len(self._leaves)
+        return int(str(self._rows("SELECT COUNT(*) FROM entries WHERE space=?", (space,))[0][0]))
+
+    def held_count(self) -> int:
+        """Number of entries waiting for their predecessor."""
+        return int(str(self._rows("SELECT COUNT(*) FROM pending")[0][0]))
+
+    def items(self, space: str) -> list[tuple[int, bytes]]:
+        """(timestamp, id) of every stored entry of ``space``, sorted."""
+        rows = self._rows("SELECT ts, id FROM entries WHERE space=? ORDER BY ts, id", (space,))
+        return [(int(str(ts)), _blob(i)) for ts, i in rows]
+
+    def heads(self, space: str) -> dict[bytes, tuple[int, bytes]]:
+        """author -> (seq, id) of the newest stored entry of each chain in ``space``."""
+        rows = self._rows(
+            "SELECT author, MAX(seq), id FROM entries WHERE space=? GROUP BY author", (space,)
+        )
+        return {_blob(a): (int(str(s)), _blob(i)) for a, s, i in rows}
+
+    def id_at(self, space: str, author: bytes, seq: int) -> bytes | None:
+        """Id of the stored entry at (author, space, seq)."""
+        rows = self._rows(
+            "SELECT id FROM entries WHERE author=? AND space=? AND seq=?", (author, space, seq)
+        )
+        return _blob(rows[0][0]) if rows else None
+
+    def chain_after(self, space: str, author: bytes, after_seq: int) -> list[tuple[int, bytes]]:
+        """(timestamp, id) of the author's entries in ``space`` with seq > ``after_seq``."""
+        rows = self._rows(
+            "SELECT ts, id FROM entries WHERE author=? AND space=? AND seq>? ORDER BY seq",
+            (author, space, after_seq),
+        )
+        return [(int(str(ts)), _blob(i)) for ts, i in rows]
+
+    def chain(self, space: str, author: bytes) -> list[Entry]:
+        """The author's stored chain in ``space``, by seq."""
+        rows = self._rows(
+            "SELECT raw FROM entries WHERE author=? AND space=? ORDER BY seq", (author, space)
+        )
+        return [decode_entry(_blob(r[0])) for r in rows]
+
+    def all_entries(self) -> Iterator[tuple[int, Entry]]:
+        """(log index, entry) for every stored entry, in log order."""
+        for index, raw in self._rows("SELECT log_index, raw FROM entries ORDER BY log_index"):
+            yield int(str(index)), decode_entry(_blob(raw))
+
+    def search(self, text: str, *, space: str | None = None, limit: int = 20) -> list[Entry]:
+        """Live entries whose body, topic or tags contain every word of ``text``.
+
+        Tombstones and entries superseded or deleted by their own author are left out.
+        """
+        words = [w.replace('"', '""') for w in text.split()]
+        if not words:
+            return []
+        query = " ".join(f'"{w}"' for w in words)
+        sql = (
+            "SELECT e.raw FROM entries_fts f JOIN entries e ON e.rowid = f.rowid "
+            "WHERE entries_fts MATCH ? AND e.kind != ? AND (? IS NULL OR e.space = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM entries t WHERE t.target = e.id "
+            "AND t.author = e.author AND t.space = e.space) ORDER BY f.rank LIMIT ?"
+        )
+        rows = self._rows(sql, (query, int(Kind.TOMBSTONE), space, space, limit))
+        return [decode_entry(_blob(r[0])) for r in rows]
+
+    # --- Merkle log -----------------------------------------------------------
+
+    def log_size(self) -> int:
+        """Number of leaves in the acceptance log."""
+        return len(self._leaves)
+
+    def log_leaves(self) -> list[bytes]:
+        """Leaf hashes of the acceptance log, in order."""
+        return list(self._leaves)
+
+    def tree_root(self, size: int | None = None) -> bytes:
+        """Root hash of the log (of its first ``size`` leaves)."""
+        n = len(self._leaves) if size is None else size
+        return merkle.subtree_root(self._leaves, 0, n)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """RFC 6962 consistency proof from ``old_size`` to ``new_size`` (default: now)."""
+        n = len(self._leaves) if new_size is None else new_size
+        return merkle.consistency_proof(self._leaves[:n], old_size)
+
+    def inclusion_proof(self, entry_id: bytes, size: int | None = None) -> tuple[int, list[bytes]]:
+        """(log index, audit path) of an entry in the tree of ``size`` leaves."""
+        rows = self._rows("SELECT log_index FROM entries WHERE id=?", (entry_id,))
+        if not rows:
+            raise StoreError("entry not in the log")
+        index = int(str(rows[0][0]))
+        n = len(self._leaves) if size is None else size
+        return index, merkle.inclusion_proof(self._leaves[:n], index)
+
+    def tree_head(self, owner: bytes, role: str) -> SignedTreeHead | None:
+        """A recorded STH: role ``own``, or ``seen``/``sent`` for the peer ``owner``."""
+        rows = self._rows(
+            "SELECT size, root, ts, signer, sig FROM tree_heads WHERE owner=? AND role=?",
+            (owner, role),
+        )
+        if not rows:
+            return None
+        size, root, ts, signer, sig = rows[0]
+        return SignedTreeHead(int(str(size)), _blob(root), int(str(ts)), _blob(signer), _blob(sig))
+
+    def record_tree_head(self, owner: bytes, role: str, sth: SignedTreeHead) -> None:
+        """Remember an STH under (owner, role), replacing the previous one."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO tree_heads VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (owner, role, sth.size, sth.root, sth.timestamp_ms, sth.signer, sth.signature),
+            )
+
+
+def _blob(value: object) -> bytes:
+    if not isinstance(value, bytes):
+        raise StoreError(f"expected a blob, got {type(value).__name__}")
+    return value
