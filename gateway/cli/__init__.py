@@ -22,6 +22,8 @@ DEFAULT_CONFIG = Path("config/node.yaml")
 #: command modules, in the order their commands appear in ``gateway --help``
 COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.init_cmd",
+    "gateway.cli.invite_cmd",
+    "gateway.cli.contacts_cmd",
     "gateway.cli.run_cmd",
     "gateway.cli.levels_cmd",
     "gateway.cli.config_cmd",

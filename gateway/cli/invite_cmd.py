@@ -1,0 +1,121 @@
+"""``gateway invite``: make a single-use invite and print it as text, link and QR code."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import re
+import sys
+import time
+
+from gateway.config.loader import load_config
+from gateway.contacts.client_auth import ClientAuthKey
+from gateway.contacts.invite import MAX_NICKNAME_BYTES, Invite
+from gateway.contacts.local import authorize, open_book
+from gateway.contacts.qr import qr_payload, render_qr
+from gateway.state.keys import IdentityKeys
+from gateway.state.onion_key import OnionKey
+from gateway.state.paths import StatePaths
+
+DEFAULT_TTL = 24 * 3600
+MAX_TTL = 30 * 24 * 3600
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d{1,9})([smhd]?)")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds of ``30m``, ``24h``, ``7d``, ``90s`` or a plain number of seconds."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected a duration like 30m, 24h or 7d, got {text!r}")
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if not 0 < seconds <= MAX_TTL:
+        raise argparse.ArgumentTypeError(f"a duration from 1s to 30d, got {text!r}")
+    return seconds
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("invite", help="make a single-use invite for a new contact")
+    parser.add_argument(
+        "--expires",
+        type=parse_duration,
+        default=DEFAULT_TTL,
+        metavar="DURATION",
+        help="how long the invite is valid: 30m, 24h, 7d (default 24h, at most 30d)",
+    )
+    parser.add_argument("--label", help="whom the invite is for; becomes their nickname here")
+    parser.add_argument(
+        "--nickname", help="the nickname the invitee sees for this node (default: node.name)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON (no QR code)")
+    parser.add_argument("--no-qr", action="store_true", help="do not print the QR code")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    paths = StatePaths(cfg.node.state_dir)
+    keys = IdentityKeys.load(paths)
+    onion = OnionKey.load(paths.onion_key)
+    policy = cfg.security.policy
+    nickname = args.nickname or _clip(cfg.node.name)
+    with open_book(paths, keys) as book:
+        invite = book.make_invite(
+            keys.signing,
+            onion.public_key,
+            keys.static_public,
+            now=int(time.time()),
+            ttl=args.expires,
+            level=policy.level,
+            post_quantum=policy.post_quantum,
+            client_auth=policy.client_auth_required,
+            label=args.label,
+            nickname=nickname,
+        )
+    if invite.client_auth_private is not None:
+        authorize(paths, ClientAuthKey(invite.client_auth_private).public)
+    if args.json:
+        print(json.dumps(invite_json(invite, args.label), indent=2))
+    else:
+        print(_text(invite), end="")
+        if not args.no_qr and sys.stdout.isatty():
+            print(render_qr(qr_payload(invite.link)), end="")
+    return 0
+
+
+def _clip(name: str) -> str:
+    return name.encode("utf-8")[:MAX_NICKNAME_BYTES].decode("utf-8", errors="ignore")
+
+
+def _utc(ts: int) -> str:
+    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def invite_json(invite: Invite, label: str | None) -> dict[str, object]:
+    return {
+        "invite": invite.text,
+        "link": invite.link,
+        "expires": invite.expires,
+        "expires_utc": _utc(invite.expires),
+        "label": label,
+        "nickname": invite.nickname,
+        "level": invite.level.value,
+        "post_quantum": invite.post_quantum,
+        "client_auth": invite.client_auth_private is not None,
+        "onion": f"{invite.onion_address}.onion",
+    }
+
+
+def _text(invite: Invite) -> str:
+    lines = [
+        f"invite (single use, valid until {_utc(invite.expires)}):",
+        invite.text,
+        "",
+        f"link: {invite.link}",
+    ]
+    if invite.client_auth_private is not None:
+        lines.append("client authorization: a key for the invitee is in the invite")
+    lines.append("give it to one person over a channel you trust; they run: gateway contacts add")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Contacts: invites, the contact book, and v3 onion client authorization keys."""

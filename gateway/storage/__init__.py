@@ -1,0 +1,1 @@
+"""The node's SQLite database: opening it, versioned schemas per subsystem, transactions."""
