@@ -1,0 +1,1 @@
+"""The link layer: channels, flow control, cover traffic, rate limits and the outbox."""
