@@ -1,0 +1,186 @@
+"""NodeRunner's life cycle with tor replaced by fakes: publish, restart, exit, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.config.levels import POLICIES
+from gateway.config.schema import (
+    GatewayConfig,
+    HttpConfig,
+    Level,
+    LoggingConfig,
+    NodeConfig,
+    OnionConfig,
+    OnTorDeath,
+    SecurityConfig,
+    TorConfig,
+)
+from gateway.errors import PublishError, TorDiedError
+from gateway.node import runner as runner_mod
+from gateway.node.runner import NodeRunner
+
+ADDR = "g" * 56
+
+
+class FakeKey:
+    address = ADDR
+
+    def key_blob(self) -> str:
+        return "QUJD"
+
+    def write_hidden_service_dir(self, directory: Path) -> None:
+        raise AssertionError("not used at the standard level")
+
+
+class FakeSession:
+    def __init__(self, dies: bool) -> None:
+        self.dies = dies
+        self.control = object()
+        self.hs_events: asyncio.Queue[Any] = asyncio.Queue()
+        self.closed = False
+
+    def death_reason(self) -> str | None:
+        return "tor was killed by SIGKILL" if self.dies or self.closed else None
+
+    async def wait_dead(self) -> str:
+        if self.dies:
+            return "tor was killed by SIGKILL"
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class World:
+    """Records what the runner did to tor."""
+
+    def __init__(self, deaths: int, fail_publish: bool = False) -> None:
+        self.deaths = deaths
+        self.fail_publish = fail_publish
+        self.sessions: list[FakeSession] = []
+        self.added = 0
+        self.removed = 0
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> World:
+    w = World(*getattr(request, "param", (0,)))
+
+    async def start_launched(cfg: Any, ctx: Any, display: Any) -> FakeSession:
+        session = FakeSession(dies=len(w.sessions) < w.deaths)
+        w.sessions.append(session)
+        return session
+
+    async def add_service(control: Any, spec: Any, *, in_torrc: bool) -> None:
+        w.added += 1
+
+    async def await_publication(events: Any, address: str, *, timeout: float) -> None:
+        if w.fail_publish:
+            raise PublishError("not published")
+
+    async def remove_service(control: Any, spec: Any, *, in_torrc: bool) -> None:
+        w.removed += 1
+
+    monkeypatch.setattr(runner_mod, "start_launched", start_launched)
+    monkeypatch.setattr(runner_mod.onion, "add_service", add_service)
+    monkeypatch.setattr(runner_mod.onion, "await_publication", await_publication)
+    monkeypatch.setattr(runner_mod.onion, "remove_service", remove_service)
+    monkeypatch.setattr(runner_mod.StatePaths, "check", lambda self: None)
+    monkeypatch.setattr(runner_mod.OnionKey, "load", classmethod(lambda cls, path: FakeKey()))
+    return w
+
+
+def config(
+    tmp_path: Path, policy: OnTorDeath = OnTorDeath.RESTART, restarts: int = 3
+) -> GatewayConfig:
+    level = Level.STANDARD
+    return GatewayConfig(
+        source=tmp_path / "node.yaml",
+        node=NodeConfig(state_dir=tmp_path / "state"),
+        security=SecurityConfig(level, POLICIES[level], ()),
+        tor=TorConfig(on_tor_death=policy, max_restarts=restarts),
+        onion=OnionConfig(),
+        http=HttpConfig(),
+        logging=LoggingConfig(),
+    )
+
+
+async def run_until_published(node: NodeRunner) -> asyncio.Task[int]:
+    task = asyncio.ensure_future(node.run())
+    await asyncio.wait_for(node.published.wait(), 5)
+    return task
+
+
+async def test_publish_print_and_stop(tmp_path: Path, world: World) -> None:
+    out = io.StringIO()
+    node = NodeRunner(config(tmp_path), out=out, err=io.StringIO())
+    task = await run_until_published(node)
+    assert out.getvalue() == f"{ADDR}.onion\n"
+    node.stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert world.removed == 1 and world.sessions[0].closed
+
+
+@pytest.mark.parametrize("world", [(2,)], indirect=True)
+async def test_restart_republishes_same_address(tmp_path: Path, world: World) -> None:
+    out = io.StringIO()
+    node = NodeRunner(config(tmp_path), out=out, err=io.StringIO())
+    task = asyncio.ensure_future(node.run())
+    for _ in range(100):
+        if len(world.sessions) == 3:
+            break
+        await asyncio.sleep(0.01)
+    node.stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert node.restarts == 2 and world.added == 3
+    assert out.getvalue().splitlines() == [f"{ADDR}.onion"] * 3
+    assert all(s.closed for s in world.sessions)
+
+
+@pytest.mark.parametrize("world", [(5,)], indirect=True)
+async def test_gives_up_after_max_restarts(tmp_path: Path, world: World) -> None:
+    node = NodeRunner(config(tmp_path, restarts=2), out=io.StringIO(), err=io.StringIO())
+    with pytest.raises(TorDiedError, match="gave up after 2"):
+        await asyncio.wait_for(node.run(), 5)
+    assert len(world.sessions) == 3 and all(s.closed for s in world.sessions)
+
+
+@pytest.mark.parametrize("world", [(1,)], indirect=True)
+async def test_exit_policy(tmp_path: Path, world: World) -> None:
+    node = NodeRunner(config(tmp_path, OnTorDeath.EXIT), out=io.StringIO(), err=io.StringIO())
+    with pytest.raises(TorDiedError, match=r"SIGKILL.*'exit'"):
+        await asyncio.wait_for(node.run(), 5)
+    assert len(world.sessions) == 1 and world.sessions[0].closed and world.removed == 0
+
+
+@pytest.mark.parametrize("world", [(0, True)], indirect=True)
+async def test_publish_failure_stops_tor(tmp_path: Path, world: World) -> None:
+    node = NodeRunner(config(tmp_path), out=io.StringIO(), err=io.StringIO())
+    with pytest.raises(PublishError):
+        await asyncio.wait_for(node.run(), 5)
+    assert world.sessions[0].closed
+
+
+async def test_stop_during_start_is_clean(
+    tmp_path: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = asyncio.Event()
+
+    async def slow_start(cfg: Any, ctx: Any, display: Any) -> FakeSession:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(runner_mod, "start_launched", slow_start)
+    node = NodeRunner(config(tmp_path), out=io.StringIO(), err=io.StringIO())
+    task = asyncio.ensure_future(node.run())
+    await asyncio.wait_for(started.wait(), 5)
+    node.stop()
+    assert await asyncio.wait_for(task, 5) == 0
