@@ -1,0 +1,50 @@
+"""Build adapters from their typed config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.converge.adapters.base import Adapter
+from gateway.converge.adapters.command import CommandAdapter
+from gateway.converge.adapters.config import (
+    AdapterConfig,
+    CommandAdapterConfig,
+    OpenAIAdapterConfig,
+)
+from gateway.converge.adapters.openai import OpenAIAdapter
+from gateway.converge.adapters.scripted import ScriptedAdapter
+
+
+def build_adapter(
+    cfg: AdapterConfig,
+    *,
+    socks_proxy: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Adapter:
+    """The adapter for ``cfg``; ``socks_proxy`` (tor's SOCKS URL) is used for non-loopback hosts."""
+    if isinstance(cfg, OpenAIAdapterConfig):
+        return OpenAIAdapter(
+            cfg.name,
+            base_url=cfg.base_url,
+            model=cfg.model,
+            api_key_env=cfg.api_key_env,
+            socks_proxy=socks_proxy,
+            system_prompt=cfg.system_prompt,
+            temperature=cfg.temperature,
+            max_tokens=cfg.max_tokens,
+            timeout=cfg.timeout,
+            max_output_bytes=cfg.max_output_bytes,
+            environ=environ,
+        )
+    if isinstance(cfg, CommandAdapterConfig):
+        return CommandAdapter(
+            cfg.name, argv=cfg.argv, timeout=cfg.timeout, max_output_bytes=cfg.max_output_bytes
+        )
+    return ScriptedAdapter(
+        cfg.name,
+        accuracy=cfg.accuracy,
+        seed=cfg.seed,
+        fault=cfg.fault,
+        timeout=cfg.timeout,
+        max_output_bytes=cfg.max_output_bytes,
+    )

@@ -1,0 +1,163 @@
+"""An adapter for any OpenAI-compatible ``/v1/chat/completions`` endpoint.
+
+Ollama, llama.cpp server, vLLM and hosted services speak this API. The API key
+is read from an environment variable named in the config, never from YAML. A
+loopback endpoint is reached directly; any other endpoint only through the
+SOCKS proxy the node supplies (its tor), with names resolved by the proxy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
+
+from gateway.converge.adapters.base import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT, Adapter
+from gateway.errors import AdapterError, AdapterOutputError
+
+#: a response body larger than this many times the output limit is refused unread
+_BODY_FACTOR = 4
+_ERROR_TAIL = 300
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost names and loopback addresses."""
+    if host.lower() in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def completions_url(base_url: str) -> str:
+    """The chat-completions URL for a base URL given with or without ``/v1``."""
+    base = base_url.rstrip("/")
+    return base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+
+
+class OpenAIAdapter(Adapter):
+    """Chat completions with ``stream: false`` over aiohttp."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        model: str,
+        api_key_env: str | None = None,
+        socks_proxy: str | None = None,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(name, timeout=timeout, max_output_bytes=max_output_bytes)
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AdapterError(f"base_url must be an http(s) URL, got {base_url!r}", adapter=name)
+        self.url = completions_url(base_url)
+        self.loopback = is_loopback(parts.hostname)
+        if not self.loopback and socks_proxy is None:
+            raise AdapterError(
+                f"{parts.hostname} is not loopback, so it must be reached through tor, "
+                "but no SOCKS proxy was given",
+                adapter=name,
+            )
+        self.socks_proxy = None if self.loopback else socks_proxy
+        self.model = model
+        self.api_key_env = api_key_env
+        self.system_prompt = system_prompt
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._environ = environ if environ is not None else os.environ
+
+    def request_body(self, prompt: str) -> dict[str, Any]:
+        """The JSON body sent for ``prompt``."""
+        messages = [{"role": "user", "content": prompt}]
+        if self.system_prompt:
+            messages.insert(0, {"role": "system", "content": self.system_prompt})
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": False}
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        return body
+
+    def headers(self) -> dict[str, str]:
+        """Request headers, with the bearer token from the named environment variable."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key_env:
+            key = self._environ.get(self.api_key_env)
+            if not key:
+                raise AdapterError(
+                    f"environment variable {self.api_key_env} (the API key) is not set",
+                    adapter=self.name,
+                )
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _connector(self) -> aiohttp.BaseConnector:
+        if self.socks_proxy is None:
+            return aiohttp.TCPConnector()
+        try:
+            connector: aiohttp.BaseConnector = ProxyConnector.from_url(self.socks_proxy, rdns=True)
+        except ValueError as exc:
+            raise AdapterError(f"bad SOCKS proxy URL: {exc}", adapter=self.name) from exc
+        return connector
+
+    async def _complete(self, prompt: str) -> str:
+        headers = self.headers()
+        body = self.request_body(prompt)
+        try:
+            async with (
+                aiohttp.ClientSession(connector=self._connector()) as session,
+                session.post(self.url, json=body, headers=headers) as resp,
+            ):
+                raw = await self._read_body(resp)
+                status = resp.status
+        except (aiohttp.ClientError, OSError) as exc:
+            raise AdapterError(
+                f"request failed: {type(exc).__name__}: {exc}", adapter=self.name
+            ) from exc
+        except (ProxyError, ProxyConnectionError, ProxyTimeoutError) as exc:
+            raise AdapterError(f"SOCKS proxy: {exc}", adapter=self.name) from exc
+        if status != 200:
+            tail = raw[-_ERROR_TAIL:].decode("utf-8", "replace")
+            raise AdapterError(f"HTTP {status}: {tail}", adapter=self.name)
+        return self._content(raw)
+
+    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
+        limit = self.max_output_bytes * _BODY_FACTOR + 4096
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(16 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise AdapterOutputError(f"response body is over {limit} bytes", adapter=self.name)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _content(self, raw: bytes) -> str:
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise AdapterOutputError(f"response is not JSON: {exc}", adapter=self.name) from exc
+        try:
+            content = doc["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise AdapterOutputError(
+                "response has no choices[0].message.content", adapter=self.name
+            ) from exc
+        if not isinstance(content, str):
+            raise AdapterOutputError("message content is not a string", adapter=self.name)
+        self.check_size(len(content.encode("utf-8", "replace")))
+        return content
