@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.invite_cmd",
     "gateway.cli.contacts_cmd",
     "gateway.cli.run_cmd",
+    "gateway.cli.ping_cmd",
     "gateway.cli.levels_cmd",
     "gateway.cli.config_cmd",
     "gateway.cli.testnet_cmd",

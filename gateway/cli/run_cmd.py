@@ -8,6 +8,7 @@ import logging
 import sys
 
 from gateway.config.loader import load_config
+from gateway.config.preflight import preflight
 from gateway.config.schema import GatewayConfig
 from gateway.node.runner import NodeRunner
 
@@ -39,5 +40,6 @@ def configure_logging(cfg: GatewayConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
+    preflight(cfg)
     configure_logging(cfg)
     return asyncio.run(NodeRunner(cfg).run())

@@ -1,6 +1,6 @@
 """Checks of a config against the machine: files, binaries, environment, ports.
 
-These read the file system and environment, and try to bind one port on
+These read the file system and environment; :func:`port_in_use` tries to bind one port on
 loopback (closed at once); they start nothing and write nothing.
 """
 
@@ -99,10 +99,10 @@ def check_loopback(section: Section, name: str) -> str:
     return host
 
 
-def check_port_free(section: Section, name: str, host: str, port: int) -> None:
-    """Try to bind ``port`` on loopback (as the server will) and release it at once."""
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``port`` cannot be bound on loopback (as the server will bind it), or None."""
     if port == 0:
-        return
+        return None
     family = socket.AF_INET6 if host == "::1" else socket.AF_INET
     addr = "::1" if host == "::1" else "127.0.0.1"
     with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -110,6 +110,5 @@ def check_port_free(section: Section, name: str, host: str, port: int) -> None:
         try:
             sock.bind((addr, port))
         except OSError as exc:
-            in_use = exc.errno == errno.EADDRINUSE
-            detail = "already in use" if in_use else exc.strerror
-            raise section.error(name, "a free port (or 0 to pick one)", port, detail) from None
+            return "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+    return None

@@ -18,7 +18,6 @@ from gateway.config.checks import (
     check_attach,
     check_launch_only,
     check_loopback,
-    check_port_free,
     check_testnet,
     resolve_binary,
 )
@@ -199,9 +198,7 @@ def _onion_port(section: Section) -> int:
 def _http(section: Section) -> HttpConfig:
     section.check_keys(("host", "port"))
     host = check_loopback(section, "host")
-    port = section.integer("port", 0, 0, 65535)
-    check_port_free(section, "port", host, port)
-    return HttpConfig(host=host, port=port)
+    return HttpConfig(host=host, port=section.integer("port", 0, 0, 65535))
 
 
 def _logging(section: Section) -> LoggingConfig:

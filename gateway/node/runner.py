@@ -19,6 +19,7 @@ from gateway.config.schema import GatewayConfig, OnionProvisioning, TorMode
 from gateway.config.torrc import TorrcContext
 from gateway.errors import GatewayError
 from gateway.node.app import HttpServer, NodeInfo, RouteInstaller, build_app
+from gateway.node.runtime_file import remove_runtime, this_process, write_runtime
 from gateway.node.signals import stop_on_signals
 from gateway.state.onion_key import OnionKey
 from gateway.state.paths import StatePaths
@@ -117,6 +118,7 @@ class NodeRunner:
         await onion.await_publication(
             self.session.hs_events, self.spec.address, timeout=self.cfg.tor.publish_timeout
         )
+        write_runtime(paths, this_process(self.spec.onion, self.session.socks_port))
         print(self.spec.onion, file=self._out, flush=True)
         log.info("onion service published")
         self.published.set()
@@ -180,4 +182,5 @@ class NodeRunner:
             except GatewayError as exc:
                 log.warning("could not remove the onion service: %s", exc)
         await self._drop_session()
+        remove_runtime(StatePaths(self.cfg.node.state_dir))
         log.info("node stopped")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.testnet import TestNetwork, TorClient, launch_client
+from tests.integration.support import Node
 
 
 def require_tor() -> str:
@@ -57,3 +58,14 @@ def tor_client(
         yield client
     finally:
         client.stop()
+
+
+@pytest.fixture
+def nodes() -> Iterator[list[Node]]:
+    """``gateway run`` subprocesses a test started; any still running are killed after it."""
+    started: list[Node] = []
+    yield started
+    for node in started:
+        if node.proc.poll() is None:
+            node.proc.kill()
+            node.proc.wait()

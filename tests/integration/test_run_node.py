@@ -8,133 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import signal
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aiohttp_socks
 import pytest
-import python_socks
-import yaml
 from aiohttp_socks import ProxyConnector
+from stem import Signal
 
 from gateway.testnet import TestNetwork, TorClient
 from gateway.testnet.ports import free_ports
 from gateway.testnet.process import spawn
+from tests.integration.conftest import require_tor
+from tests.integration.support import REACH_ERRORS, Node, make_node, tor_pids
 
 pytestmark = pytest.mark.integration
-
-START_TIMEOUT = 180.0
-#: what a failed GET through the SOCKS proxy raises
-REACH_ERRORS = (
-    aiohttp.ClientError,
-    OSError,
-    TimeoutError,
-    aiohttp_socks.ProxyError,
-    aiohttp_socks.ProxyConnectionError,
-    aiohttp_socks.ProxyTimeoutError,
-    python_socks.ProxyError,
-)
-
-
-# --- helpers -------------------------------------------------------------------
-
-
-def make_node(tmp_path: Path, testnet: TestNetwork, level: str = "standard", **tor: Any) -> Path:
-    """``gateway init`` a node in ``tmp_path``, then apply ``tor`` overrides to its YAML."""
-    config = tmp_path / "node.yaml"
-    subprocess.run(
-        [
-            sys.executable, "-m", "gateway", "--config", str(config), "init",
-            "--level", level, "--testnet", str(testnet.directory),
-            "--state-dir", str(tmp_path / "state"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    data = yaml.safe_load(config.read_text())
-    data["tor"].update(tor)
-    config.write_text(yaml.safe_dump(data))
-    return config
-
-
-class Node:
-    """A ``gateway run`` subprocess with its stdout lines in a queue."""
-
-    def __init__(self, config: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "--config", str(config), "run"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.stderr: list[str] = []
-        threading.Thread(
-            target=self._pump, args=(self.proc.stdout, self.lines.put), daemon=True
-        ).start()
-        threading.Thread(
-            target=self._pump, args=(self.proc.stderr, self.stderr.append), daemon=True
-        ).start()
-
-    @staticmethod
-    def _pump(stream: Any, sink: Any) -> None:
-        for line in stream:
-            sink(line.rstrip("\n"))
-
-    def next_address(self, timeout: float = START_TIMEOUT) -> str:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"no address within {timeout} s: {self.stderr[-10:]}") from None
-        assert line.endswith(".onion") and len(line) == 62, line
-        return line
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("gateway run did not stop on SIGTERM") from None
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for node in started:
-        if node.proc.poll() is None:
-            node.proc.kill()
-            node.proc.wait()
-
-
-def tor_pids(marker: Path) -> list[int]:
-    """Live tor processes whose command line mentions ``marker`` (read from /proc)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        if "State:\tZ" in status:
-            continue
-        if argv and argv[0].endswith(b"tor") and any(str(marker).encode() in a for a in argv):
-            pids.append(int(entry.name))
-    return pids
 
 
 async def fetch_health(client: TorClient, onion: str, timeout: float = 30) -> dict[str, Any]:
@@ -205,6 +97,10 @@ async def test_launch_publish_reach_stop_and_restart_same_address(
     again = Node(config)
     nodes.append(again)
     assert await asyncio.to_thread(again.next_address) == onion
+    # the client saw the service vanish: drop its cached descriptor and intro-point
+    # failures (NEWNYM purges the client's onion-service state), as a restarted
+    # browser would, so that it fetches the new descriptor
+    await asyncio.to_thread(tor_client.connect().signal, Signal.NEWNYM)
     assert (await reach(tor_client, onion))["status"] == "ok"
     assert again.stop() == 0
     assert wait_gone(tmp_path / "state") == []
@@ -313,3 +209,19 @@ async def test_attach_mode_publishes_and_withdraws(
     assert node.stop() == 0
     assert tor_pids(data), "the attached tor must keep running"
     assert await unreachable(tor_client, onion)
+
+
+async def test_bootstrap_failure_exits_nonzero_and_says_why(
+    tmp_path: Path, nodes: list[Node]
+) -> None:
+    # a private network whose tors were never started: the node's tor cannot bootstrap
+    dead = TestNetwork.create(tmp_path / "dead-net", relays=1, tor_binary=require_tor())
+    config = make_node(tmp_path, dead, bootstrap_timeout=8)
+    node = Node(config)
+    nodes.append(node)
+    status = await asyncio.to_thread(node.proc.wait, 60)
+    stderr = "\n".join(node.stderr)
+    assert status == 1, stderr
+    assert "did not bootstrap" in stderr or "bootstrap" in stderr.lower()
+    assert "last phase:" in stderr
+    assert wait_gone(tmp_path / "state") == []

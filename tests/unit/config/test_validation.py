@@ -349,7 +349,8 @@ def test_port_in_use_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
         port = busy.getsockname()[1]
         path = write_config(tmp_path, f"http: {{port: {port}}}\n")
         before = snapshot(tmp_path)
-        status, _, err = run_cli(capsys, "--config", str(path), "config", "show")
+        status, _, err = run_cli(capsys, "--config", str(path), "run")
+        assert run_cli(capsys, "--config", str(path), "config", "show")[0] == 0
     assert status == 2
     assert f"{path}: http.port: expected a free port" in err
     assert "already in use" in err

@@ -1,0 +1,120 @@
+"""Helpers for integration tests that run ``gateway`` nodes as subprocesses."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiohttp_socks
+import python_socks
+import yaml
+
+from gateway.testnet import TestNetwork
+
+START_TIMEOUT = 180.0
+#: what a failed GET through the SOCKS proxy raises
+REACH_ERRORS = (
+    aiohttp.ClientError,
+    OSError,
+    TimeoutError,
+    aiohttp_socks.ProxyError,
+    aiohttp_socks.ProxyConnectionError,
+    aiohttp_socks.ProxyTimeoutError,
+    python_socks.ProxyError,
+)
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def make_node(
+    tmp_path: Path,
+    testnet: TestNetwork,
+    level: str = "standard",
+    *,
+    name: str = "node",
+    **tor: Any,
+) -> Path:
+    """``gateway init`` a node in ``tmp_path``, then apply ``tor`` overrides to its YAML."""
+    config = tmp_path / f"{name}.yaml"
+    subprocess.run(
+        [
+            sys.executable, "-m", "gateway", "--config", str(config), "init",
+            "--level", level, "--testnet", str(testnet.directory),
+            "--name", name, "--state-dir", str(tmp_path / ("state" if name == "node" else name)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    data = yaml.safe_load(config.read_text())
+    data["tor"].update(tor)
+    config.write_text(yaml.safe_dump(data))
+    return config
+
+
+class Node:
+    """A ``gateway run`` subprocess with its stdout lines in a queue."""
+
+    def __init__(self, config: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "--config", str(config), "run"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.stderr: list[str] = []
+        threading.Thread(
+            target=self._pump, args=(self.proc.stdout, self.lines.put), daemon=True
+        ).start()
+        threading.Thread(
+            target=self._pump, args=(self.proc.stderr, self.stderr.append), daemon=True
+        ).start()
+
+    @staticmethod
+    def _pump(stream: Any, sink: Any) -> None:
+        for line in stream:
+            sink(line.rstrip("\n"))
+
+    def next_address(self, timeout: float = START_TIMEOUT) -> str:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no address within {timeout} s: {self.stderr[-10:]}") from None
+        assert line.endswith(".onion") and len(line) == 62, line
+        return line
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("gateway run did not stop on SIGTERM") from None
+
+
+def tor_pids(marker: Path) -> list[int]:
+    """Live tor processes whose command line mentions ``marker`` (read from /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if "State:\tZ" in status:
+            continue
+        if argv and argv[0].endswith(b"tor") and any(str(marker).encode() in a for a in argv):
+            pids.append(int(entry.name))
+    return pids
