@@ -44,6 +44,7 @@ class FakeSession:
         self.control = object()
         self.hs_events: asyncio.Queue[Any] = asyncio.Queue()
         self.closed = False
+        self.socks_port: int | None = 9050
 
     def death_reason(self) -> str | None:
         return "tor was killed by SIGKILL" if self.dies or self.closed else None
@@ -101,6 +102,7 @@ def config(
     tmp_path: Path, policy: OnTorDeath = OnTorDeath.RESTART, restarts: int = 3
 ) -> GatewayConfig:
     level = Level.STANDARD
+    (tmp_path / "state").mkdir(mode=0o700, exist_ok=True)
     return GatewayConfig(
         source=tmp_path / "node.yaml",
         node=NodeConfig(state_dir=tmp_path / "state"),
