@@ -78,8 +78,12 @@ async def launch_tor(
 ) -> LaunchedTor:
     """Start tor on ``torrc_path`` and return once its control socket is open.
 
-    tor is started with ``__OwningControllerProcess`` (stem's ``take_ownership``):
-    it exits when this process dies or our control connection closes.
+    The caller takes ownership over the control connection (``TAKEOWNERSHIP``,
+    see :func:`gateway.tor.session.start_launched`): tor then exits when that
+    connection closes, which it does when this process dies. stem's own
+    ``take_ownership`` is not used: it resets ``__OwningControllerProcess`` with a
+    SETCONF, and under ``Sandbox 1`` with a HiddenServiceDir any SETCONF makes
+    tor exit.
     """
     tor_cmd = resolve_binary(binary)
     check_socket_path(control_socket)
@@ -102,7 +106,7 @@ async def launch_tor(
             completion_percent=0,
             init_msg_handler=on_line,
             timeout=None,
-            take_ownership=True,
+            take_ownership=False,
         )
         return process
 

@@ -80,6 +80,7 @@ async def start_launched(
     )
     try:
         control = await _connect_with_retry(ctx.control_socket, launched)
+        await control.call(control.stem.msg, "TAKEOWNERSHIP")  # tor exits when we go
         session = TorSession(control, await control.subscribe("HS_DESC"), launched, ctx.socks_port)
         await wait_for_bootstrap(
             control,
