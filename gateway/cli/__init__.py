@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.contacts_cmd",
     "gateway.cli.run_cmd",
     "gateway.cli.ping_cmd",
+    "gateway.cli.peers_cmd",
+    "gateway.cli.messages_cmd",
     "gateway.cli.levels_cmd",
     "gateway.cli.config_cmd",
     "gateway.cli.testnet_cmd",

@@ -114,6 +114,11 @@ def _client_auth(cfg: GatewayConfig, ctx: TorrcContext) -> list[str]:
     return [f"ClientOnionAuthDir {path}"]
 
 
+#: per-service options every torrc-provisioned gateway service has: tor writes a PROXY
+#: line with the client circuit's id before each stream (per-circuit handshake limits)
+NODE_SERVICE_OPTIONS: tuple[tuple[str, str], ...] = (("HiddenServiceExportCircuitID", "haproxy"),)
+
+
 def _hidden_service(cfg: GatewayConfig, ctx: TorrcContext) -> list[str]:
     torrc_mode = cfg.security.policy.onion_provisioning is OnionProvisioning.TORRC
     if ctx.hidden_service_dir is None:
@@ -132,5 +137,6 @@ def _hidden_service(cfg: GatewayConfig, ctx: TorrcContext) -> list[str]:
         f"HiddenServiceDir {hs_dir}",
         f"HiddenServicePort {cfg.onion.virtual_port} 127.0.0.1:{target}",
         "HiddenServiceVersion 3",
+        *(f"{name} {value}" for name, value in NODE_SERVICE_OPTIONS),
     ]
     return lines + _options(o for o in cfg.security.tor_options if is_per_service(o[0]))

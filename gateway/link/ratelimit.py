@@ -94,8 +94,17 @@ class HandshakeLimiter:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def allow(self, key: str, now: float) -> bool:
-        """Whether an attempt from ``key`` may go ahead now (it is counted if so)."""
+    def allow(self, key: str | None, now: float) -> bool:
+        """Whether an attempt from ``key`` may go ahead now (it is counted if so).
+
+        ``None``: the source is unknown (tor exported no circuit id), so only the
+        total bucket applies; one shared bucket would let any stranger lock out
+        every contact.
+        """
+        if key is None:
+            ok = self._total.allow(now)
+            self.refused += not ok
+            return ok
         bucket = self._keys.get(key)
         if bucket is None:
             self._evict(now)

@@ -13,13 +13,17 @@ import contextlib
 import logging
 import sys
 from collections.abc import Awaitable, Sequence
+from pathlib import Path
 from typing import TextIO, TypeVar
 
 from gateway.config.schema import GatewayConfig, OnionProvisioning, TorMode
-from gateway.config.torrc import TorrcContext
+from gateway.config.torrc import NODE_SERVICE_OPTIONS, TorrcContext
+from gateway.contacts.client_auth import authorized_clients_dir
+from gateway.contacts.local import client_auth_dir
 from gateway.errors import GatewayError
 from gateway.node.app import HttpServer, NodeInfo, RouteInstaller, build_app
 from gateway.node.runtime_file import remove_runtime, this_process, write_runtime
+from gateway.node.services import NodeServices
 from gateway.node.signals import stop_on_signals
 from gateway.state.onion_key import OnionKey
 from gateway.state.paths import StatePaths
@@ -61,6 +65,8 @@ class NodeRunner:
         #: set once the service is published (for tests and embedding)
         self.published = asyncio.Event()
         self.restarts = 0
+        self.services: NodeServices | None = None
+        self._restart = asyncio.Event()
 
     def stop(self) -> None:
         """Ask the node to stop (as SIGTERM does)."""
@@ -76,22 +82,39 @@ class NodeRunner:
             self.cfg.http.port,
             source=self.cfg.source,
         )
-        target = await server.start()
-        self.spec = self._service_spec(paths, key, target)
+        await server.start()
         try:
+            self.services = NodeServices.open(self.cfg, paths, key, server.port)
+        except BaseException:
+            await server.stop()
+            raise
+        try:
+            front_port = await self.services.start()
+            if self.cfg.security.policy.client_auth_required:
+                self.services.watch_client_auth(
+                    (authorized_clients_dir(paths.hs_dir), client_auth_dir(paths)),
+                    self.request_restart,
+                )
+            self.spec = self._service_spec(paths, key, f"127.0.0.1:{front_port}")
             with stop_on_signals(self._stop):
-                return await self._serve(paths, key, server.port)
+                return await self._serve(paths, key, front_port)
         except Stopped:
             return 0
         finally:
             await self._shutdown()
+            await self.services.close()
             await server.stop()
 
-    async def _serve(self, paths: StatePaths, key: OnionKey, http_port: int) -> int:
-        await self._until_stopped(self._bring_up(paths, key, http_port))
+    async def _serve(self, paths: StatePaths, key: OnionKey, front_port: int) -> int:
+        """Bring tor up and keep it up; the onion points at the front door on ``front_port``."""
+        await self._until_stopped(self._bring_up(paths, key, front_port))
         while True:
             assert self.session is not None
-            reason = await self._until_stopped(self.session.wait_dead())
+            reason = await self._until_stopped(self._dead_or_restart(self.session))
+            if reason is None:
+                await self._drop_session()
+                await self._until_stopped(self._bring_up(paths, key, front_port))
+                continue
             decision = watchdog.decide(
                 self.cfg.tor.on_tor_death,
                 reason,
@@ -103,13 +126,30 @@ class NodeRunner:
                 raise decision.error()
             log.warning("%s", decision.message)
             self.restarts += 1
-            await self._until_stopped(self._bring_up(paths, key, http_port))
+            await self._until_stopped(self._bring_up(paths, key, front_port))
 
-    async def _bring_up(self, paths: StatePaths, key: OnionKey, http_port: int) -> None:
+    def request_restart(self) -> None:
+        """Restart tor (same address): it reads client authorization only at start."""
+        self._restart.set()
+
+    async def _dead_or_restart(self, session: TorSession) -> str | None:
+        """Why tor died, or None when a restart was requested."""
+        self._restart.clear()
+        dead = asyncio.ensure_future(session.wait_dead())
+        asked = asyncio.ensure_future(self._restart.wait())
+        try:
+            await asyncio.wait({dead, asked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            asked.cancel()
+            if not dead.done():
+                dead.cancel()
+        return dead.result() if dead.done() and not dead.cancelled() else None
+
+    async def _bring_up(self, paths: StatePaths, key: OnionKey, front_port: int) -> None:
         assert self.spec is not None
         display = ProgressDisplay(self._err)
         if self.cfg.tor.mode is TorMode.LAUNCH:
-            ctx = self._torrc_context(paths, key, http_port)
+            ctx = self._torrc_context(paths, key, front_port)
             self.session = await start_launched(self.cfg, ctx, display)
         else:
             self.session = await start_attached(self.cfg, display)
@@ -118,12 +158,22 @@ class NodeRunner:
         await onion.await_publication(
             self.session.hs_events, self.spec.address, timeout=self.cfg.tor.publish_timeout
         )
-        write_runtime(paths, this_process(self.spec.onion, self.session.socks_port))
+        assert self.services is not None
+        self.services.tor_ready(self.session.control, self.session.socks_port)
+        write_runtime(
+            paths,
+            this_process(
+                self.spec.onion,
+                self.session.socks_port,
+                self.services.api.endpoint,
+                int(self.spec.target.rsplit(":", 1)[1]),
+            ),
+        )
         print(self.spec.onion, file=self._out, flush=True)
         log.info("onion service published")
         self.published.set()
 
-    def _torrc_context(self, paths: StatePaths, key: OnionKey, http_port: int) -> TorrcContext:
+    def _torrc_context(self, paths: StatePaths, key: OnionKey, front_port: int) -> TorrcContext:
         torrc_hs = self.cfg.security.policy.onion_provisioning is OnionProvisioning.TORRC
         if torrc_hs:
             key.write_hidden_service_dir(paths.hs_dir)
@@ -132,8 +182,16 @@ class NodeRunner:
             control_socket=paths.tor_data_dir / CONTROL_SOCKET,
             socks_port=self.cfg.tor.socks_port or launch.pick_free_port(),
             hidden_service_dir=paths.hs_dir if torrc_hs else None,
-            hidden_service_target_port=http_port if torrc_hs else None,
+            hidden_service_target_port=front_port if torrc_hs else None,
+            client_onion_auth_dir=self._client_auth_dir(paths),
         )
+
+    def _client_auth_dir(self, paths: StatePaths) -> Path | None:
+        if not self.cfg.security.policy.client_auth_required:
+            return None
+        folder = client_auth_dir(paths)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
 
     def _service_spec(self, paths: StatePaths, key: OnionKey, target: str) -> onion.ServiceSpec:
         provisioning = self.cfg.security.policy.onion_provisioning
@@ -147,9 +205,8 @@ class NodeRunner:
             target=target,
             provisioning=provisioning,
             hs_dir=paths.hs_dir if torrc_hs else None,
-            per_service=tuple(
-                (n, v) for n, v in self.cfg.security.tor_options if is_per_service(n)
-            ),
+            per_service=NODE_SERVICE_OPTIONS * torrc_hs
+            + tuple((n, v) for n, v in self.cfg.security.tor_options if is_per_service(n)),
         )
 
     async def _until_stopped(self, work: Awaitable[T]) -> T:
@@ -170,6 +227,8 @@ class NodeRunner:
     async def _drop_session(self) -> None:
         if self.session is not None:
             session, self.session = self.session, None
+            if self.services is not None:
+                self.services.tor_gone()
             await session.close()
 
     async def _shutdown(self) -> None:

@@ -24,6 +24,10 @@ class RuntimeInfo:
     pid: int
     onion: str
     socks_port: int | None
+    #: the local API: ``http://127.0.0.1:PORT`` or ``unix:PATH`` ("" when none)
+    api: str = ""
+    #: the loopback port tor forwards the onion to (the node's front door)
+    front_port: int | None = None
 
 
 def runtime_path(paths: StatePaths) -> Path:
@@ -45,7 +49,13 @@ def read_runtime(paths: StatePaths) -> RuntimeInfo:
         raise StateError(f"no running node: {path} is missing (start it with 'gateway run')")
     try:
         data = json.loads(read_private(path))
-        info = RuntimeInfo(int(data["pid"]), str(data["onion"]), data["socks_port"])
+        info = RuntimeInfo(
+            int(data["pid"]),
+            str(data["onion"]),
+            data["socks_port"],
+            str(data.get("api", "")),
+            data.get("front_port"),
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError(f"{path}: unreadable runtime file: {exc}") from exc
     if not Path(f"/proc/{info.pid}").exists():
@@ -53,5 +63,7 @@ def read_runtime(paths: StatePaths) -> RuntimeInfo:
     return info
 
 
-def this_process(onion: str, socks_port: int | None) -> RuntimeInfo:
-    return RuntimeInfo(os.getpid(), onion, socks_port)
+def this_process(
+    onion: str, socks_port: int | None, api: str = "", front_port: int | None = None
+) -> RuntimeInfo:
+    return RuntimeInfo(os.getpid(), onion, socks_port, api, front_port)

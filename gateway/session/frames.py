@@ -45,6 +45,8 @@ FRAME_HEADER_SIZE = 6
 FLAG_MORE = 0x01
 #: default cap of one (reassembled) payload
 DEFAULT_MAX_PAYLOAD = 1 << 20
+#: the most a DUMMY frame may carry
+MAX_DUMMY_PAYLOAD = 16
 
 _PREFIX = struct.Struct("!BBI")
 
@@ -54,7 +56,7 @@ class FrameType(enum.IntEnum):
 
     DATA = 0x01  # application payload
     CONTROL = 0x02  # session-level message of the link layer
-    DUMMY = 0x03  # cover traffic; the payload is empty and ignored
+    DUMMY = 0x03  # cover traffic: an optional short payload (the link's sequence number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,15 +152,21 @@ class FrameEncoder:
             if not flags:
                 return frames
 
-    def dummy(self, record_size: int | None = None) -> bytes:
-        """A cover frame whose record is ``record_size`` (default: the smallest allowed)."""
-        smallest = self._record_for(0)
+    def dummy(self, record_size: int | None = None, payload: bytes = b"") -> bytes:
+        """A cover frame whose record is ``record_size`` (default: the smallest allowed).
+
+        ``payload`` (at most :data:`MAX_DUMMY_PAYLOAD` bytes) rides inside, unseen
+        without the keys: the link layer numbers its cover records with it.
+        """
+        if len(payload) > MAX_DUMMY_PAYLOAD:
+            raise FrameError(f"dummy payload of {len(payload)} bytes is too long")
+        smallest = self._record_for(len(payload))
         size = smallest if record_size is None else record_size
         if size < smallest or not is_allowed_record_size(
             self.mode, size, fixed_size=self.fixed_size
         ):
             raise FrameError(f"{size} is not an allowed {self.mode.value} record size")
-        return self._frame(FrameType.DUMMY, 0, b"", size)
+        return self._frame(FrameType.DUMMY, 0, payload, size)
 
 
 class FrameDecoder:
@@ -221,14 +229,14 @@ class FrameDecoder:
             raise FrameError(f"frame length {length} exceeds the frame")
         if inner.count(0, end) != len(inner) - end:
             raise FrameError("frame padding is not all zero")
-        if frame_type is FrameType.DUMMY and (flags or length):
-            raise FrameError("dummy frame with payload or flags")
+        if frame_type is FrameType.DUMMY and (flags or length > MAX_DUMMY_PAYLOAD):
+            raise FrameError("dummy frame with flags or an oversized payload")
         return frame_type, flags, inner[FRAME_HEADER_SIZE:end]
 
     def _feed(self, inner: bytes) -> Frame | None:
         frame_type, flags, payload = self._parse(inner)
         if frame_type is FrameType.DUMMY:
-            return Frame(frame_type, b"")
+            return Frame(frame_type, payload)
         if self._type is not None and frame_type is not self._type:
             raise FrameError("fragment of a different type inside a fragmented payload")
         size = self._size + len(payload)

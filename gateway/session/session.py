@@ -75,13 +75,20 @@ class DataReceived:
 
 
 @dataclass(frozen=True)
+class CoverReceived:
+    """A cover (dummy) record arrived; ``payload`` is what its sender put inside, if anything."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True)
 class ControlReceived:
     """A link-layer control payload from the peer."""
 
     payload: bytes
 
 
-Event = DataReceived | ControlReceived
+Event = DataReceived | ControlReceived | CoverReceived
 
 
 @dataclass(frozen=True)
@@ -215,9 +222,14 @@ class Session:
         self._commit_send(ratchet, records, persist)
         return records
 
-    def dummy(self, persist: Persist, record_size: int | None = None) -> bytes:
-        """A cover record (default: the smallest allowed size), same form as real ones."""
-        ratchet, records = self._encrypt([self._encoder.dummy(record_size)])
+    def dummy(
+        self, persist: Persist, record_size: int | None = None, payload: bytes = b""
+    ) -> bytes:
+        """A cover record (default: the smallest allowed size), same form as real ones.
+
+        ``payload`` (a few bytes) is handed to the receiver as :class:`CoverReceived`.
+        """
+        ratchet, records = self._encrypt([self._encoder.dummy(record_size, payload)])
         self._commit_send(ratchet, records, persist)
         return records[0]
 
@@ -226,8 +238,8 @@ class Session:
     def open(self, record: bytes, persist: Persist) -> list[Event]:
         """The events of one received record; persisted before they are returned.
 
-        Dummy records and non-final fragments give no event. On any error the
-        session is unchanged.
+        Non-final fragments give no event, dummy records a :class:`CoverReceived`.
+        On any error the session is unchanged.
         """
         message = self._unframe(record)
         ratchet, inner = self._ratchet.decrypt(message, self.peer.handshake_hash)
@@ -243,6 +255,7 @@ class Session:
             events.append(ControlReceived(frame.payload))
         else:
             pending = self._pending  # a dummy between fragments leaves them pending
+            events.append(CoverReceived(frame.payload))
         persist(self._blob(ratchet, pending), [])
         self._ratchet, self._decoder, self._pending = ratchet, decoder, pending
         return events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import signal
 import subprocess
@@ -118,3 +119,66 @@ def tor_pids(marker: Path) -> list[int]:
         if argv and argv[0].endswith(b"tor") and any(str(marker).encode() in a for a in argv):
             pids.append(int(entry.name))
     return pids
+
+
+# --- nodes with links ------------------------------------------------------------
+
+
+def gateway_cli(config: Path, *args: str, timeout: float = 60) -> str:
+    """Run ``gateway --config CONFIG ARGS...``; its stdout (AssertionError on failure)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"gateway {' '.join(args)}: {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def api(config: Path, method: str, path: str, body: Any = None) -> Any:
+    """One request to the local API of the node running with ``config``."""
+    from gateway.api.client import call
+    from gateway.config.loader import load_config
+
+    return call(load_config(config), method, path, body)
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> Any:
+    """Poll ``predicate`` until it returns something truthy; that value."""
+    import time
+
+    end = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < end:
+        try:
+            last = predicate()
+        except Exception as exc:  # the node may be restarting
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}: {last!r}")
+
+
+def peer(config: Path, nickname_or_id: str) -> dict[str, Any]:
+    peers = api(config, "GET", "/api/v1/peers")["peers"]
+    found = [p for p in peers if p["nickname"] == nickname_or_id or p["identity"] == nickname_or_id]
+    assert found, f"no peer {nickname_or_id} in {peers}"
+    return found[0]
+
+
+def pair(inviter: Path, invitee: Path, nickname: str, timeout: float = 180) -> str:
+    """``inviter`` invites, ``invitee`` adds it as ``nickname``; the invite, once paired."""
+    invite = json.loads(gateway_cli(inviter, "invite", "--json", "--no-qr"))["invite"]
+    gateway_cli(invitee, "contacts", "add", invite, "--nickname", nickname)
+    wait_for(
+        lambda: peer(invitee, nickname)["state"] == "paired" and peer(invitee, nickname)["online"],
+        timeout,
+        f"{invitee.stem} paired with {nickname} and online",
+    )
+    return str(invite)
+
+
+def inbox_texts(config: Path) -> list[str]:
+    return [m["text"] for m in api(config, "GET", "/api/v1/messages")["messages"]]

@@ -60,9 +60,10 @@ def test_high_torrc_has_isolation_padding_and_service_block(tmp_path: Path) -> N
     assert "ConnectionPadding 1" in lines
     assert "Sandbox 1" not in lines
     i = lines.index(f"HiddenServiceDir {state}/hs")
-    assert lines[i + 1 : i + 5] == [
+    assert lines[i + 1 : i + 6] == [
         "HiddenServicePort 80 127.0.0.1:8181",
         "HiddenServiceVersion 3",
+        "HiddenServiceExportCircuitID haproxy",
         "HiddenServicePoWDefensesEnabled 1",
         "HiddenServiceEnableIntroDoSDefense 1",
     ]

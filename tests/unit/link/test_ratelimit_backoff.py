@@ -95,3 +95,10 @@ def test_bad_policies_are_refused() -> None:
         BucketSpec(rate=0, burst=1)
     with pytest.raises(LinkError):
         Backoff().ceiling(-1)
+
+
+def test_unattributed_attempts_face_only_the_total_limit() -> None:
+    limiter = HandshakeLimiter(BucketSpec(rate=0.0001, burst=1), BucketSpec(rate=0.0001, burst=5))
+    assert [limiter.allow(None, 0.0) for _ in range(6)] == [True] * 5 + [False]
+    assert len(limiter) == 0  # no per-source bucket was made for them
+    assert limiter.refused == 1

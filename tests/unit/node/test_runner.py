@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,27 @@ class FakeSession:
         self.closed = True
 
 
+class FakeServices:
+    """The node's services without a database or sockets."""
+
+    def __init__(self) -> None:
+        self.ready: list[int | None] = []
+        self.closed = False
+        self.api = type("Api", (), {"endpoint": "http://127.0.0.1:1"})()
+
+    async def start(self) -> int:
+        return 8181
+
+    def tor_ready(self, control: Any, socks_port: int | None) -> None:
+        self.ready.append(socks_port)
+
+    def tor_gone(self) -> None:
+        self.ready.append(None)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
 class World:
     """Records what the runner did to tor."""
 
@@ -68,6 +90,7 @@ class World:
         self.sessions: list[FakeSession] = []
         self.added = 0
         self.removed = 0
+        self.services = FakeServices()
 
 
 @pytest.fixture
@@ -95,6 +118,7 @@ def world(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Wo
     monkeypatch.setattr(runner_mod.onion, "remove_service", remove_service)
     monkeypatch.setattr(runner_mod.StatePaths, "check", lambda self: None)
     monkeypatch.setattr(runner_mod.OnionKey, "load", classmethod(lambda cls, path: FakeKey()))
+    monkeypatch.setattr(runner_mod.NodeServices, "open", classmethod(lambda cls, *a: w.services))
     return w
 
 
@@ -125,9 +149,14 @@ async def test_publish_print_and_stop(tmp_path: Path, world: World) -> None:
     node = NodeRunner(config(tmp_path), out=out, err=io.StringIO())
     task = await run_until_published(node)
     assert out.getvalue() == f"{ADDR}.onion\n"
+    assert node.spec is not None and node.spec.target == "127.0.0.1:8181"  # the front door
+    runtime = json.loads((tmp_path / "state" / "node.json").read_text())
+    assert runtime["socks_port"] == 9050 and runtime["api"] == "http://127.0.0.1:1"
     node.stop()
     assert await asyncio.wait_for(task, 5) == 0
     assert world.removed == 1 and world.sessions[0].closed
+    assert world.services.ready == [9050, None] and world.services.closed
+    assert not (tmp_path / "state" / "node.json").exists()
 
 
 @pytest.mark.parametrize("world", [(2,)], indirect=True)

@@ -9,6 +9,7 @@ from gateway.errors import FrameError
 from gateway.session.frames import (
     FLAG_MORE,
     FRAME_HEADER_SIZE,
+    MAX_DUMMY_PAYLOAD,
     Frame,
     FrameDecoder,
     FrameEncoder,
@@ -126,7 +127,7 @@ def _malformed(valid: bytes) -> list[bytes]:
         b"\x7f" + valid[1:],
         valid[:1] + b"\x02" + valid[2:],
         long_len,
-        bytes([FrameType.DUMMY]) + valid[1:],  # dummy with a payload
+        bytes([FrameType.DUMMY, FLAG_MORE]) + valid[2:],  # a dummy with flags
     ]
 
 
@@ -159,3 +160,11 @@ def test_decoder_without_mode_accepts_any_size() -> None:
     dec = FrameDecoder()
     (inner,) = enc.encode(b"abc")
     assert dec.feed(inner + bytes(3)) == Frame(FrameType.DATA, b"abc")
+
+
+def test_a_dummy_carries_a_short_payload_and_no_more() -> None:
+    enc, dec = pair(PaddingMode.FIXED)
+    assert dec.feed(enc.dummy(payload=b"12345678")) == Frame(FrameType.DUMMY, b"12345678")
+    assert len(enc.dummy(payload=b"12345678")) == len(enc.dummy())
+    with pytest.raises(FrameError):
+        enc.dummy(payload=bytes(MAX_DUMMY_PAYLOAD + 1))

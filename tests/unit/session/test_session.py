@@ -21,6 +21,7 @@ from gateway.session.frames import FrameType
 from gateway.session.ratchet import RatchetParams
 from gateway.session.session import (
     ControlReceived,
+    CoverReceived,
     DataReceived,
     Session,
     SessionOptions,
@@ -79,7 +80,8 @@ def test_dummy_looks_like_a_small_record_and_is_consumed(mode: PaddingMode, he: 
     (small,) = alice.seal(b"x", store)
     assert len(dummy) == len(small)
     assert dummy[:4] == small[:4]  # same length prefix
-    assert bob.open(dummy, store) == []
+    assert bob.open(dummy, store) == [CoverReceived(b"")]
+    assert bob.open(alice.dummy(store, payload=b"seq"), store) == [CoverReceived(b"seq")]
     assert bob.open(small, store) == [DataReceived(b"x")]
 
 
@@ -151,7 +153,7 @@ def test_state_survives_a_restart_between_fragments() -> None:
     records = alice.seal(payload, store)
     assert len(records) > 2
     assert bob.open(records[0], store) == []
-    assert bob.open(alice.dummy(store), store) == []
+    assert bob.open(alice.dummy(store), store) == [CoverReceived(b"")]
     restored = Session.from_bytes(store.blobs[-1])
     assert restored.to_bytes() == bob.to_bytes()
     assert deliver(restored, records[1:], store) == [DataReceived(payload)]

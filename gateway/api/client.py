@@ -1,0 +1,49 @@
+"""The CLI's client of a running node's local API (found through ``<state>/node.json``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from gateway.config.schema import GatewayConfig
+from gateway.errors import GatewayError, StateError
+from gateway.node.runtime_file import read_runtime
+from gateway.state.keys import load_api_token
+from gateway.state.paths import StatePaths
+
+
+class ApiError(GatewayError):
+    """The running node's API refused a request or could not be reached."""
+
+
+def call(cfg: GatewayConfig, method: str, path: str, body: Any = None) -> Any:
+    """One API request to the node running with ``cfg``; the decoded JSON reply."""
+    paths = StatePaths(cfg.node.state_dir)
+    info = read_runtime(paths)
+    if not info.api:
+        raise StateError("the running node has no local API endpoint")
+    token = load_api_token(paths)
+    return asyncio.run(_request(info.api, token, method, path, body))
+
+
+async def _request(endpoint: str, token: str, method: str, path: str, body: Any) -> Any:
+    if endpoint.startswith("unix:"):
+        connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=endpoint[len("unix:") :])
+        base = "http://localhost"
+    else:
+        connector, base = aiohttp.TCPConnector(), endpoint
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(30)) as http,
+            http.request(method, base + path, json=body, headers=headers) as resp,
+        ):
+            data = await resp.json()
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        raise ApiError(f"the node's API at {endpoint} did not answer: {exc}") from exc
+    if resp.status >= 400:
+        error = data.get("error", {}) if isinstance(data, dict) else {}
+        raise ApiError(f"{error.get('code', resp.status)}: {error.get('message', '')}")
+    return data

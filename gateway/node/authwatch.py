@@ -1,0 +1,42 @@
+"""Watches the client-authorization files tor reads only when it starts.
+
+Invites, pairings and removals change ``<state>/hs/authorized_clients/`` (who may
+reach our onion) and ``<state>/client_auth/`` (our keys to reach contacts'
+onions). tor reads both at start; a reload would do, but under ``Sandbox 1``
+(PARANOID) a reload makes tor exit, so the node restarts its tor instead, with
+the same onion address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger("gateway.node")
+
+INTERVAL = 1.0
+
+
+def fingerprint(folders: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and mtimes of the files in ``folders`` (missing folders are empty)."""
+    entries = []
+    for folder in folders:
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                st = path.stat()
+                entries.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(entries)
+
+
+async def watch(folders: tuple[Path, ...], on_change: Callable[[], None]) -> None:
+    """Call ``on_change`` whenever the files in ``folders`` change (until cancelled)."""
+    seen = fingerprint(folders)
+    while True:
+        await asyncio.sleep(INTERVAL)
+        now = fingerprint(folders)
+        if now != seen:
+            log.info("client authorization changed: restarting tor to apply it")
+            seen = now
+            on_change()

@@ -1,0 +1,143 @@
+"""The node's services besides tor: database, contacts, links, front door, inbox, local API.
+
+:class:`NodeServices` is built before tor starts (the onion points at its front
+door), is told when tor is ready (the SOCKS port links dial through, the
+control connection for descriptor refetches) and is closed last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.api.server import ApiServer, LocalApi
+from gateway.config.schema import GatewayConfig, OnionProvisioning
+from gateway.contacts.book import Contact, ContactBook
+from gateway.contacts.local import install_contact_keys
+from gateway.errors import GatewayError
+from gateway.link.channels import ChannelRegistry
+from gateway.link.front import FrontDoor
+from gateway.link.manager import LinkManager
+from gateway.link.protocol import LocalNode
+from gateway.node import authwatch
+from gateway.node.inbox import CHANNEL as INBOX_CHANNEL
+from gateway.node.inbox import Inbox
+from gateway.session.session import SessionOptions
+from gateway.state.keys import IdentityKeys, load_api_token
+from gateway.state.onion_key import OnionKey
+from gateway.state.paths import StatePaths
+from gateway.storage.db import apply_migrations, open_db
+from gateway.tor.controller import TorControl
+
+log = logging.getLogger("gateway.node")
+
+API_SOCKET = "api.sock"
+
+
+class TorHandle:
+    """The tor the services use once it is up (None while it is down)."""
+
+    def __init__(self) -> None:
+        self.control: TorControl | None = None
+
+    async def refetch(self, onion: str) -> None:
+        """Ask tor to fetch ``onion``'s descriptor again (after failed dials)."""
+        control = self.control
+        if control is not None:
+            await control.call(control.stem.msg, f"HSFETCH {onion}")
+
+
+@dataclass
+class NodeServices:
+    db: sqlite3.Connection
+    book: ContactBook
+    links: LinkManager
+    inbox: Inbox
+    front: FrontDoor
+    api: ApiServer
+    tor: TorHandle
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def open(
+        cls, cfg: GatewayConfig, paths: StatePaths, key: OnionKey, http_port: int
+    ) -> NodeServices:
+        """Open the database and build every service (nothing listens yet)."""
+        keys = IdentityKeys.load(paths)
+        db = open_db(paths.db)
+        try:
+            apply_migrations(db)
+            policy = cfg.security.policy
+            book = ContactBook(db, keys.signing_public)
+            inbox = Inbox(db)
+            registry = ChannelRegistry()
+            registry.register(INBOX_CHANNEL, inbox.handler)
+            local = LocalNode(
+                keys.signing,
+                keys.static,
+                key.address,
+                SessionOptions.from_policy(policy),
+                policy.post_quantum,
+            )
+            tor = TorHandle()
+
+            async def on_paired(contact: Contact) -> None:
+                if policy.client_auth_required:
+                    install_contact_keys(paths, contact)  # tor restarts to load them
+
+            links = LinkManager(
+                local=local,
+                policy=policy,
+                db=db,
+                book=book,
+                registry=registry,
+                virtual_port=cfg.onion.virtual_port,
+                refetch=tor.refetch,
+                on_contact=on_paired,
+            )
+            expect_proxy = policy.onion_provisioning is OnionProvisioning.TORRC
+            front = FrontDoor(links.accept, http_port, expect_proxy_line=expect_proxy)
+            api = LocalApi(links, inbox, lambda: {"front": dict(front.counters)})
+            server = ApiServer(
+                api.app(load_api_token(paths)), policy.api_transport, paths.root / API_SOCKET
+            )
+            return cls(db, book, links, inbox, front, server, tor)
+        except BaseException:
+            db.close()
+            raise
+
+    async def start(self) -> int:
+        """Start listening (front door and API); the front door's port, for the onion."""
+        port = await self.front.start()
+        await self.api.start()
+        await self.links.start()
+        return port
+
+    def watch_client_auth(self, folders: tuple[Path, ...], on_change: Callable[[], None]) -> None:
+        """Call ``on_change`` when client-authorization files change (tor must restart)."""
+        self.tasks.append(asyncio.create_task(authwatch.watch(folders, on_change)))
+
+    def tor_ready(self, control: TorControl, socks_port: int | None) -> None:
+        self.tor.control = control
+        self.links.set_socks_port(socks_port)
+
+    def tor_gone(self) -> None:
+        self.tor.control = None
+        self.links.set_socks_port(None)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for step in (self.links.stop, self.front.stop, self.api.stop):
+            try:
+                await step()
+            except GatewayError as exc:
+                log.warning("while stopping: %s", exc)
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
