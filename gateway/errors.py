@@ -11,7 +11,8 @@ mapped onto this tree at the I/O boundary where they happen (see
    |- ConfigError                 bad YAML, wrong key, bad value (exit status 2)
    |- StateError                  the node's state directory or key files
    |   |- KeyFileError            a key file is missing, malformed or too open
-   |   +- DatabaseError           the node's SQLite database (node.db)
+   |   |- DatabaseError           the node's SQLite database (node.db)
+   |   +- StoreError              the memory store
    |- TorError                    anything about the tor process
    |   |- TorNotFoundError        no tor binary
    |   |- TorLaunchError          tor did not start
@@ -28,6 +29,9 @@ mapped onto this tree at the I/O boundary where they happen (see
    |   |- DecryptError            AEAD authentication failed (tampered, wrong key)
    |   |- ReplayError             a message that was already received
    |   |- TooManySkippedError     a message beyond MAX_SKIP or the skipped-key caps
+   |   |- EntryError              a memory entry refused (reason: bad_signature, fork, ...)
+   |   |   +- ForkError           a second entry at the same (author, space, seq)
+   |   |- SyncError               a memory sync message that cannot be used
    |   +- ConvergeMessageError    a convergence message: malformed, bad signature, not allowed
    |       +- NotParticipantError a convergence message from a non-participant
    |- SessionStateError           session state that cannot be used (wrong order, bad blob)
@@ -37,6 +41,8 @@ mapped onto this tree at the I/O boundary where they happen (see
    |- RoundError                  a convergence round cannot be set up or used
    |- LinkError                   a link cannot do what was asked (channel, size)
    |   +- QueueFullError          a bounded send queue is full (backpressure)
+   |- ApiError                    the running node's local API refused or did not answer
+   |- PingError                   an onion could not be reached through tor
    |- InviteError                 an invite: malformed, bad signature, expired, reused, self
    +- ContactError                no such contact, or an ambiguous name
 """
@@ -304,6 +310,17 @@ class LinkError(GatewayError):
 
 class QueueFullError(LinkError):
     """A bounded send queue is full (backpressure): try again after it drains."""
+
+
+# --- local commands --------------------------------------------------------------
+
+
+class ApiError(GatewayError):
+    """The running node's local API refused a request or could not be reached."""
+
+
+class PingError(GatewayError):
+    """An onion could not be reached through tor (``gateway ping``)."""
 
 
 # --- boundary mapping ----------------------------------------------------------

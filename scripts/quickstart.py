@@ -1,4 +1,4 @@
-"""The quickstart: a private Tor network, two nodes, one reaching the other through Tor.
+"""The quickstart: a private Tor network, two nodes reaching each other through Tor, paired.
 
 Run it with ``./scripts/quickstart.sh`` (which sets everything up first). Every
 step is an ordinary ``gateway`` command, printed before it runs; everything it
@@ -16,12 +16,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = [sys.executable, "-m", "gateway"]
 NODES = ("alice", "bob")
 PUBLISH_TIMEOUT = 240.0
+T = TypeVar("T")
 
 
 def step(title: str) -> None:
@@ -70,6 +73,35 @@ def stop_node(proc: subprocess.Popen[str]) -> None:
             proc.kill()
 
 
+def wait_until(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(1.0)
+    raise SystemExit(f"quickstart: timed out waiting for {what}")
+
+
+def _api_json(config: Path, *args: str) -> object:
+    argv = [*GATEWAY, "--config", str(config), *args]
+    done = subprocess.run(argv, cwd=ROOT, text=True, capture_output=True, check=False)
+    return json.loads(done.stdout) if done.returncode == 0 else None
+
+
+def _online(config: Path, nickname: str) -> dict[str, object] | None:
+    peers = _api_json(config, "peers", "--json")
+    for p in peers if isinstance(peers, list) else []:
+        if p.get("nickname") == nickname and p.get("online") and p.get("rtt_ms") is not None:
+            return dict(p)
+    return None
+
+
+def _inbox(config: Path) -> list[dict[str, object]] | None:
+    messages = _api_json(config, "inbox", "--json")
+    return messages if isinstance(messages, list) and messages else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", type=Path, default=ROOT / "quickstart")
@@ -114,10 +146,27 @@ def main() -> int:
         print(f"   round trip: {ping['median_ms']} ms median of {len(ping['rtt_ms'])}, "
               f"first (with circuit setup) {ping['first_ms']} ms")  # fmt: skip
 
+        step("5. bob invites alice; her node pairs with his over Tor on the first connection")
+        invite = json.loads(gateway("invite", "--json", "--no-qr", config=configs["bob"],
+                                    capture=True))["invite"]  # fmt: skip
+        print(f"   invite: {invite[:48]}...")
+        gateway("contacts", "add", invite, "--nickname", "bob", config=configs["alice"])
+        peers = wait_until(lambda: _online(configs["alice"], "bob"), 180, "the link to bob")
+        print(f"   alice <-> bob link up: {peers['padding']} padding, RTT {peers['rtt_ms']} ms")
+
+        step("6. alice sends bob a direct message over their Double-Ratchet link")
+        gateway("send", "bob", "hello bob, from alice, through Tor", config=configs["alice"])
+        inbox = wait_until(lambda: _inbox(configs["bob"]), 120, "the message")
+        print(f"   bob's inbox: {inbox[0]['text']!r}")
+
         step("summary")
         for name in NODES:
             print(f"   {name:6} {addresses[name]}")
-        print(f"   alice -> bob round trip through Tor: {ping['median_ms']} ms")
+        print(
+            f"   alice -> bob round trip through Tor: {ping['median_ms']} ms (HTTP), "
+            f"{peers['rtt_ms']} ms (their link)"
+        )
+        print(f"   bob received: {inbox[0]['text']!r}")  # fmt: skip
         if args.keep:
             print(f"\nleft running (pids {[p.pid for p in procs]}); stop with: "
                   f"kill {' '.join(str(p.pid) for p in procs)} && "

@@ -8,14 +8,10 @@ from typing import Any
 import aiohttp
 
 from gateway.config.schema import GatewayConfig
-from gateway.errors import GatewayError, StateError
+from gateway.errors import ApiError, StateError
 from gateway.node.runtime_file import read_runtime
 from gateway.state.keys import load_api_token
 from gateway.state.paths import StatePaths
-
-
-class ApiError(GatewayError):
-    """The running node's API refused a request or could not be reached."""
 
 
 def call(cfg: GatewayConfig, method: str, path: str, body: Any = None) -> Any:

@@ -12,15 +12,11 @@ from typing import Any
 import aiohttp
 
 from gateway.config.loader import load_config
-from gateway.errors import GatewayError
+from gateway.errors import PingError
 from gateway.node.runtime_file import read_runtime
 from gateway.session.handshake import normalize_onion
 from gateway.state.paths import StatePaths
 from gateway.tor.socks import http_session
-
-
-class PingError(GatewayError):
-    """The onion could not be reached."""
 
 
 def register(sub: Any) -> None:
