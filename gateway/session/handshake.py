@@ -114,6 +114,30 @@ def derive_root(noise: HandshakeState) -> tuple[bytes, bytes, bytes]:
     return okm[:32], okm[32:64], okm[64:96]
 
 
+def _result(
+    noise: HandshakeState,
+    is_initiator: bool,
+    post_quantum: bool,
+    remote_identity: bytes,
+    ratchet_public: bytes,
+    ratchet_private: bytes | None = None,
+) -> HandshakeResult:
+    """The result of a finished handshake, with the root material from :func:`derive_root`."""
+    sk, hka, nhkb = derive_root(noise)
+    return HandshakeResult(
+        is_initiator=is_initiator,
+        post_quantum=post_quantum,
+        remote_identity=remote_identity,
+        remote_static=noise.remote_static or b"",
+        handshake_hash=noise.handshake_hash,
+        sk=sk,
+        shared_hka=hka,
+        shared_nhkb=nhkb,
+        ratchet_public=ratchet_public,
+        ratchet_private=ratchet_private,
+    )
+
+
 def _frame(number: int, noise_message: bytes) -> bytes:
     return bytes([PROTOCOL_VERSION, number]) + noise_message
 
@@ -245,18 +269,7 @@ class InitiatorHandshake:
         return _identity_bytes(self._identity) + signature
 
     def _finish(self, remote_identity: bytes, ratchet_public: bytes) -> HandshakeResult:
-        sk, hka, nhkb = derive_root(self._noise)
-        return HandshakeResult(
-            is_initiator=True,
-            post_quantum=self._post_quantum,
-            remote_identity=remote_identity,
-            remote_static=self._noise.remote_static or b"",
-            handshake_hash=self._noise.handshake_hash,
-            sk=sk,
-            shared_hka=hka,
-            shared_nhkb=nhkb,
-            ratchet_public=ratchet_public,
-        )
+        return _result(self._noise, True, self._post_quantum, remote_identity, ratchet_public)
 
     @property
     def result(self) -> HandshakeResult:
@@ -366,18 +379,13 @@ class ResponderHandshake:
     def _build_result(self, remote_identity: bytes) -> HandshakeResult:
         if self._ratchet is None:
             raise SessionStateError("no ratchet key")
-        sk, hka, nhkb = derive_root(self._noise)
-        return HandshakeResult(
-            is_initiator=False,
-            post_quantum=self._post_quantum,
-            remote_identity=remote_identity,
-            remote_static=self._noise.remote_static or b"",
-            handshake_hash=self._noise.handshake_hash,
-            sk=sk,
-            shared_hka=hka,
-            shared_nhkb=nhkb,
-            ratchet_public=self._ratchet.public,
-            ratchet_private=self._ratchet.private,
+        return _result(
+            self._noise,
+            False,
+            self._post_quantum,
+            remote_identity,
+            self._ratchet.public,
+            self._ratchet.private,
         )
 
     @property
