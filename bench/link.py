@@ -313,6 +313,9 @@ async def classify(init: Initiator, per_kind: int, seconds: float) -> float:
                 samples.append((features(trace, start, seconds), kind))
             finally:
                 close()
+    if os.environ.get("BENCH_LINK_DUMP"):
+        with open(os.environ["BENCH_LINK_DUMP"], "a") as dump:
+            dump.write(json.dumps(samples) + "\n")
     return knn_accuracy(samples)
 
 
