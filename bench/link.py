@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -403,6 +404,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         client.stop()
         if owned:
             network.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     if len(args.levels) == len(Level):
         std, high, par = (results[lv.value] for lv in Level)
         assert isinstance(std, dict) and isinstance(high, dict) and isinstance(par, dict)
