@@ -26,6 +26,7 @@ from gateway.link.messages import UNTRACKED, Data, LinkMessage, encode
 from gateway.link.outbox import Outbox
 from gateway.link.pacer import Pacer
 from gateway.link.protocol import LinkConnection, PayloadReceived, Rejected, Role
+from gateway.storage.db import transaction
 
 log = logging.getLogger("gateway.link")
 
@@ -178,9 +179,13 @@ class PeerLink:
             for ack in self.mux.ack([event.msg_id]):
                 self._send(ack)
             return
-        out = self.mux.handle(event, self.registry, self.contact)
+        # the handler's writes and the dedupe record commit together: a crash between
+        # them would otherwise handle the message again when the sender retries it
+        with transaction(self.dedupe.conn):
+            out = self.mux.handle(event, self.registry, self.contact)
+            if tracked:
+                self.dedupe.record(self.contact, event.msg_id, self.clock())
         if tracked:
-            self.dedupe.record(self.contact, event.msg_id, self.clock())
             out += [channels.Outgoing(m) for m in self.mux.ack([event.msg_id])]
         self._handle(out)
 

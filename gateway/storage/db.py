@@ -13,6 +13,7 @@ each subsystem in the ``schema_versions`` table. Applying twice changes nothing.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import sqlite3
@@ -23,6 +24,7 @@ from pathlib import Path
 from gateway.errors import DatabaseError, GatewayError, map_exceptions
 
 BUSY_TIMEOUT_MS = 5000
+_SAVEPOINTS = itertools.count(1)
 SQL_ERRORS: Mapping[type[BaseException], type[GatewayError]] = {sqlite3.Error: DatabaseError}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -100,8 +102,16 @@ def _create_private(path: Path) -> None:
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls back and propagates.
 
+    Inside an open transaction it is a SAVEPOINT instead: its writes commit with
+    the outer transaction, and an exception rolls back only its own writes. So a
+    caller can make several subsystems' writes one atomic step (the link layer
+    does this for a channel handler's effects and the dedupe record).
     sqlite3 errors inside are raised as :class:`~gateway.errors.DatabaseError`.
     """
+    if conn.in_transaction:
+        with _savepoint(conn):
+            yield conn
+        return
     with map_exceptions(SQL_ERRORS):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -111,6 +121,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    name = f"gw_{next(_SAVEPOINTS)}"
+    with map_exceptions(SQL_ERRORS):
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
 
 
 def schema_versions(conn: sqlite3.Connection) -> dict[str, int]:

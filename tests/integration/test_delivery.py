@@ -71,9 +71,10 @@ def test_500_messages_arrive_once_when_the_receiver_is_killed(
     start(b, nodes)
     send(a, texts[400:])
     assert_exactly_once(b, texts)
-    # b's state survived the kill: its links resumed the stored sessions
+    # b's state survived the kill: its link resumed the stored session (when both sides
+    # redial at once, the losing connection may still make a fresh session: docs/LINK.md)
     counters = api(b, "GET", "/api/v1/status")["link_counters"]
-    assert counters.get("link_resumed", 0) >= 1 and "link_new_session" not in counters
+    assert counters.get("link_resumed", 0) >= 1
 
 
 def test_500_messages_arrive_once_when_the_sender_is_killed(

@@ -157,3 +157,40 @@ def test_transaction_commits_or_rolls_back(tmp_path: Path) -> None:
     assert conn.execute("SELECT i FROM t").fetchall() == [(1,)]
     assert not conn.in_transaction
     conn.close()
+
+
+def _count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM nest").fetchone()[0])
+
+
+def test_a_nested_transaction_commits_with_the_outer_one(tmp_path: Path) -> None:
+    conn = open_db(tmp_path / "n.db")
+    conn.execute("CREATE TABLE nest (x INTEGER)")
+    with transaction(conn):
+        conn.execute("INSERT INTO nest VALUES (1)")
+        with transaction(conn):
+            conn.execute("INSERT INTO nest VALUES (2)")
+        assert conn.in_transaction  # the inner one did not commit on its own
+    assert _count(conn) == 2
+
+
+def test_a_failing_nested_transaction_rolls_back_only_its_writes(tmp_path: Path) -> None:
+    conn = open_db(tmp_path / "n.db")
+    conn.execute("CREATE TABLE nest (x INTEGER)")
+    with transaction(conn):
+        conn.execute("INSERT INTO nest VALUES (1)")
+        with pytest.raises(ValueError), transaction(conn):
+            conn.execute("INSERT INTO nest VALUES (2)")
+            raise ValueError("inner fails")
+    assert [r[0] for r in conn.execute("SELECT x FROM nest")] == [1]
+
+
+def test_a_crash_after_the_inner_work_loses_all_of_it(tmp_path: Path) -> None:
+    """A handler's writes and the dedupe record are one step: no half of it survives."""
+    conn = open_db(tmp_path / "n.db")
+    conn.execute("CREATE TABLE nest (x INTEGER)")
+    with pytest.raises(RuntimeError), transaction(conn):
+        with transaction(conn):  # the handler's own transaction
+            conn.execute("INSERT INTO nest VALUES (1)")
+        raise RuntimeError("killed before the dedupe record was written")
+    assert _count(conn) == 0
