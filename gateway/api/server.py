@@ -64,7 +64,13 @@ class LocalApi:
         return app
 
     async def _status(self, _: web.Request) -> web.Response:
-        return web.json_response({**self.status(), "link_counters": dict(self.links.counters)})
+        return web.json_response(
+            {
+                **self.status(),
+                "link_counters": dict(self.links.counters),
+                "link_opens": list(self.links.opens),
+            }
+        )
 
     async def _peers(self, _: web.Request) -> web.Response:
         return web.json_response({"peers": [asdict(p) for p in self.links.peers()]})

@@ -10,6 +10,7 @@ from the same initiator replaces an older one (the peer reconnected).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
@@ -109,6 +110,8 @@ class LinkManager:
         self.limiter = HandshakeLimiter()
         self.links: dict[bytes, PeerLink] = {}
         self.counters: Counter[str] = Counter()
+        #: the latest link openings, oldest first: when, and whether the session resumed
+        self.opens: collections.deque[dict[str, float | bool]] = collections.deque(maxlen=64)
         self.socks_port: int | None = None
         self._dialers: dict[bytes, asyncio.Task[None]] = {}
         self._serving: set[asyncio.Task[None]] = set()
@@ -279,6 +282,7 @@ class LinkManager:
             writer.close()
             return False
         self.counters["link_resumed" if opened.resumed else "link_new_session"] += 1
+        self.opens.append({"at": self.clock(), "resumed": opened.resumed})
         if not self._adopt(opened, conn):
             writer.close()
             return True
