@@ -29,26 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aiohttp_socks
-import python_socks
 import stem.control
 import stem.process
 from aiohttp_socks import ProxyConnector
 
 from gateway.testnet import TestNetwork, TorClient, launch_client
 from gateway.testnet.ports import free_ports
+from gateway.tor.socks import SOCKS_ERRORS
 
 TIMEOUT = 180.0
-#: what a failed GET through the SOCKS proxy raises
-REACH_ERRORS = (
-    aiohttp.ClientError,
-    OSError,
-    TimeoutError,
-    aiohttp_socks.ProxyError,
-    aiohttp_socks.ProxyConnectionError,
-    aiohttp_socks.ProxyTimeoutError,
-    python_socks.ProxyError,
-)
 IDLE_BEFORE_RSS = 3.0
 
 
@@ -72,7 +61,7 @@ async def get_health(client: TorClient, onion: str) -> None:
             ):
                 if resp.status == 200:
                     return
-        except REACH_ERRORS:
+        except SOCKS_ERRORS:
             if time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.2)

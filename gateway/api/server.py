@@ -9,7 +9,6 @@ Errors are JSON ``{"error": {"code": ..., "message": ...}}``.
 from __future__ import annotations
 
 import hmac
-import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -133,7 +132,3 @@ class ApiServer:
         await self._runner.cleanup()
         if self.transport is ApiTransport.UNIX:
             self.socket_path.unlink(missing_ok=True)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True)

@@ -9,14 +9,15 @@ import statistics
 import time
 from typing import Any
 
-import aiohttp
-
 from gateway.config.loader import load_config
 from gateway.errors import PingError
 from gateway.node.runtime_file import read_runtime
 from gateway.session.handshake import normalize_onion
 from gateway.state.paths import StatePaths
-from gateway.tor.socks import http_session
+from gateway.tor.socks import SOCKS_ERRORS, http_session
+
+#: an unreachable onion, or a reply that is not JSON
+PING_ERRORS: tuple[type[Exception], ...] = (*SOCKS_ERRORS, ValueError)
 
 
 def register(sub: Any) -> None:
@@ -71,6 +72,6 @@ async def _ping(socks_port: int, url: str, count: int, timeout: float) -> tuple[
                 async with http.get(url) as resp:
                     reply = await resp.json()
                 rtts.append(time.perf_counter() - started)
-    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+    except PING_ERRORS as exc:
         raise PingError(f"{url} not reachable through tor: {exc or type(exc).__name__}") from exc
     return rtts, reply

@@ -17,7 +17,6 @@ from gateway.errors import SessionStateError, VersionError, map_exceptions
 from gateway.link.outbox import (
     Outbox,
     journal_records,
-    journaled_records,
     load_session_state,
     release_records,
     save_session_state,
@@ -82,11 +81,3 @@ class DbSessionStore:
             ).fetchone()
         if row and row[0] is not None:
             self._written[contact] = int(row[0])
-
-    def unwritten(self, contact: bytes) -> list[bytes]:
-        """Journaled records of ``contact`` (sealed under its stored session, maybe unsent)."""
-        return [record for _, record in journaled_records(self.conn, contact)]
-
-    def release_all(self, contact: bytes) -> None:
-        release_records(self.conn, contact)
-        self._written.pop(contact, None)

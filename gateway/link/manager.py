@@ -35,7 +35,7 @@ from gateway.link.dedupe import Dedupe
 from gateway.link.establish import READ_SIZE, establish
 from gateway.link.gate import BookGatekeeper
 from gateway.link.outbox import Outbox
-from gateway.link.pacer import Pacer, Tap
+from gateway.link.pacer import Pacer
 from gateway.link.peerlink import PeerLink
 from gateway.link.protocol import LinkConnection, LocalNode, Opened, Peer, Role
 from gateway.link.ratelimit import HandshakeLimiter
@@ -91,7 +91,6 @@ class LinkManager:
         virtual_port: int,
         refetch: Refetch | None = None,
         on_contact: ContactHook | None = None,
-        tap: Callable[[], Tap] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.local = local
@@ -101,7 +100,6 @@ class LinkManager:
         self.virtual_port = virtual_port
         self.refetch = refetch
         self.on_contact = on_contact
-        self.tap = tap
         self.clock = clock
         self.outbox = Outbox(db)
         self.dedupe = Dedupe(db)
@@ -271,10 +269,9 @@ class LinkManager:
         prefix: bytes,
     ) -> bool:
         """Establish and run one link; False if it never opened."""
-        tap = self.tap() if self.tap else None
         try:
             opened, early = await asyncio.wait_for(
-                establish(conn, reader, writer, prefix, tap), HANDSHAKE_TIMEOUT
+                establish(conn, reader, writer, prefix), HANDSHAKE_TIMEOUT
             )
         except (GatewayError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             self.counters[f"handshake_{type(exc).__name__}"] += 1
@@ -291,7 +288,6 @@ class LinkManager:
             writer,
             self.policy,
             on_written=lambda: self.store.wrote_all(opened.identity),
-            tap=tap,
         )
         link = PeerLink(
             conn,

@@ -12,9 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gateway.errors import GatewayError, ProtocolError
 from gateway.link import channels
@@ -44,8 +43,6 @@ class LinkStats:
     opened_at: float
     rtt: float | None = None
     last_seen: float | None = None
-    received: int = 0
-    rejections: Counter[str] = field(default_factory=Counter)
 
 
 class PeerLink:
@@ -78,7 +75,8 @@ class PeerLink:
         self.on_rejection = on_rejection
         self.clock = clock
         self.mux = LinkMux(registry)
-        self.stats = LinkStats(opened_at=clock(), last_seen=clock())
+        now = clock()
+        self.stats = LinkStats(opened_at=now, last_seen=now)
         self._pump_wake = asyncio.Event()
         self._stop = asyncio.Event()
         #: set once the link has closed
@@ -140,14 +138,11 @@ class PeerLink:
                     self._reject(event.reason)
 
     def _reject(self, reason: str) -> None:
-        key = reason.split(":", 1)[0]
-        self.stats.rejections[key] += 1
-        self.on_rejection(key)
+        self.on_rejection(reason.split(":", 1)[0])
 
     def _on_payload(self, payload: bytes) -> None:
         now = self.clock()
         self.stats.last_seen = now
-        self.stats.received += 1
         self._handle(self.mux.receive_payload(payload, now))
 
     def _handle(self, events: list[channels.Event]) -> None:

@@ -7,10 +7,23 @@ default in tor) streams with different credentials never share a circuit.
 from __future__ import annotations
 
 import aiohttp
+import aiohttp_socks
+import python_socks
 from aiohttp_socks import ProxyConnector, ProxyType
 
 #: (username, password) for SOCKS stream isolation
 Isolation = tuple[str, str]
+
+#: what a request through tor's SOCKS port raises when the onion cannot be reached
+SOCKS_ERRORS: tuple[type[Exception], ...] = (
+    aiohttp.ClientError,
+    OSError,
+    TimeoutError,
+    aiohttp_socks.ProxyError,
+    aiohttp_socks.ProxyConnectionError,
+    aiohttp_socks.ProxyTimeoutError,
+    python_socks.ProxyError,
+)
 
 
 def socks_url(port: int) -> str:

@@ -11,24 +11,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import aiohttp_socks
-import python_socks
 import yaml
 
 from gateway.testnet import TestNetwork
+from gateway.tor.socks import SOCKS_ERRORS
 
 START_TIMEOUT = 180.0
 #: what a failed GET through the SOCKS proxy raises
-REACH_ERRORS = (
-    aiohttp.ClientError,
-    OSError,
-    TimeoutError,
-    aiohttp_socks.ProxyError,
-    aiohttp_socks.ProxyConnectionError,
-    aiohttp_socks.ProxyTimeoutError,
-    python_socks.ProxyError,
-)
+REACH_ERRORS = SOCKS_ERRORS
 
 
 # --- helpers -------------------------------------------------------------------

@@ -37,6 +37,17 @@ def start(config: Path, nodes: list[Node]) -> Node:
     return node
 
 
+def paired(
+    tmp_path: Path, testnet: TestNetwork, nodes: list[Node]
+) -> tuple[Path, Path, Node, Node]:
+    """Nodes a and b, running, with b a contact of a as "bob": (a, b, a's node, b's node)."""
+    a = make_node(tmp_path, testnet, name="a")
+    b = make_node(tmp_path, testnet, name="b")
+    node_a, node_b = start(a, nodes), start(b, nodes)
+    pair(b, a, "bob")
+    return a, b, node_a, node_b
+
+
 def kill(node: Node, state: Path) -> None:
     """SIGKILL a node; its tor (owned through the control connection) must exit too."""
     node.proc.send_signal(signal.SIGKILL)
@@ -59,11 +70,7 @@ def assert_exactly_once(config: Path, expected: list[str], timeout: float = 300)
 def test_500_messages_arrive_once_when_the_receiver_is_killed(
     tmp_path: Path, testnet: TestNetwork, nodes: list[Node]
 ) -> None:
-    a = make_node(tmp_path, testnet, name="a")
-    b = make_node(tmp_path, testnet, name="b")
-    start(a, nodes)
-    receiver = start(b, nodes)
-    pair(b, a, "bob")
+    a, b, _, receiver = paired(tmp_path, testnet, nodes)
     texts = [f"msg {i:03d}" for i in range(MESSAGES)]
     send(a, texts[:150])
     kill(receiver, tmp_path / "b")  # while a is still delivering
@@ -80,11 +87,7 @@ def test_500_messages_arrive_once_when_the_receiver_is_killed(
 def test_500_messages_arrive_once_when_the_sender_is_killed(
     tmp_path: Path, testnet: TestNetwork, nodes: list[Node]
 ) -> None:
-    a = make_node(tmp_path, testnet, name="a")
-    b = make_node(tmp_path, testnet, name="b")
-    sender = start(a, nodes)
-    start(b, nodes)
-    pair(b, a, "bob")
+    a, b, sender, _ = paired(tmp_path, testnet, nodes)
     texts = [f"msg {i:03d}" for i in range(MESSAGES)]
     send(a, texts[:250])
     kill(sender, tmp_path / "a")  # with messages queued, in flight and unacknowledged
@@ -178,11 +181,7 @@ def test_handshakes_are_limited_per_circuit_and_in_total(
 def test_a_node_restored_from_an_old_copy_re_handshakes(
     tmp_path: Path, testnet: TestNetwork, nodes: list[Node]
 ) -> None:
-    a = make_node(tmp_path, testnet, name="a")
-    b = make_node(tmp_path, testnet, name="b")
-    start(a, nodes)
-    receiver = start(b, nodes)
-    pair(b, a, "bob")
+    a, b, _, receiver = paired(tmp_path, testnet, nodes)
     send(a, ["before the copy"])
     wait_for(lambda: inbox_texts(b), 60, "the first message")
     old = tmp_path / "b-old.db"
