@@ -41,7 +41,13 @@ async def fetch_health(client: TorClient, onion: str, timeout: float = 30) -> di
 
 
 async def reach(client: TorClient, onion: str, deadline: float = 90) -> dict[str, Any]:
-    """GET /health through the client, retrying until ``deadline`` seconds pass."""
+    """GET /health through the client, retrying until ``deadline`` seconds pass.
+
+    After a failed try the client drops its onion-service state (NEWNYM purges
+    cached descriptors, intro-point failures and recent HSDir queries), as a
+    fresh client would: after a service restarts, a descriptor with its dead
+    introduction points can otherwise stick for minutes on a small network.
+    """
     end = time.monotonic() + deadline
     last: Exception | None = None
     while time.monotonic() < end:
@@ -49,6 +55,7 @@ async def reach(client: TorClient, onion: str, deadline: float = 90) -> dict[str
             return await fetch_health(client, onion)
         except REACH_ERRORS as exc:
             last = exc
+            await asyncio.to_thread(client.connect().signal, Signal.NEWNYM)
             await asyncio.sleep(1)
     raise AssertionError(f"{onion} not reachable within {deadline} s: {last!r}")
 
@@ -97,10 +104,6 @@ async def test_launch_publish_reach_stop_and_restart_same_address(
     again = Node(config)
     nodes.append(again)
     assert await asyncio.to_thread(again.next_address) == onion
-    # the client saw the service vanish: drop its cached descriptor and intro-point
-    # failures (NEWNYM purges the client's onion-service state), as a restarted
-    # browser would, so that it fetches the new descriptor
-    await asyncio.to_thread(tor_client.connect().signal, Signal.NEWNYM)
     assert (await reach(tor_client, onion))["status"] == "ok"
     assert again.stop() == 0
     assert wait_gone(tmp_path / "state") == []
