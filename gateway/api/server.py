@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -42,17 +42,35 @@ def _auth_middleware(token: str) -> Any:
             return await handler(request)
         except GatewayError as exc:
             return _error(400, type(exc).__name__, str(exc))
+        except web.HTTPException as exc:  # aiohttp's own 404/405/413: JSON like the rest
+            if exc.status < 400:
+                raise
+            code = exc.reason.lower().replace(" ", "_")
+            return _error(exc.status, code, exc.text or exc.reason)
 
     return check
+
+
+class RouteSet(Protocol):
+    """A subsystem's routes (memory, convergence)."""
+
+    def add_to(self, app: web.Application) -> None: ...
 
 
 class LocalApi:
     """The API's routes over the node's services."""
 
-    def __init__(self, links: LinkManager, inbox: Inbox, status: Callable[[], dict[str, Any]]):
+    def __init__(
+        self,
+        links: LinkManager,
+        inbox: Inbox,
+        status: Callable[[], dict[str, Any]],
+        routes: Sequence[RouteSet] = (),
+    ):
         self.links = links
         self.inbox = inbox
         self.status = status
+        self.routes = routes
 
     def app(self, token: str) -> web.Application:
         app = web.Application(middlewares=[_auth_middleware(token)], client_max_size=MAX_BODY)
@@ -60,6 +78,8 @@ class LocalApi:
         app.router.add_get("/api/v1/peers", self._peers)
         app.router.add_post("/api/v1/messages", self._send)
         app.router.add_get("/api/v1/messages", self._messages)
+        for routes in self.routes:
+            routes.add_to(app)
         return app
 
     async def _status(self, _: web.Request) -> web.Response:

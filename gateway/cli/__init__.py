@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.ping_cmd",
     "gateway.cli.peers_cmd",
     "gateway.cli.messages_cmd",
+    "gateway.cli.memory_cmd",
     "gateway.cli.levels_cmd",
     "gateway.cli.config_cmd",
     "gateway.cli.testnet_cmd",

@@ -24,6 +24,7 @@ from gateway.config.checks import (
 from gateway.config.effective import dump_effective, overridden_keys
 from gateway.config.fields import Section
 from gateway.config.levels import level_spec
+from gateway.config.memory import build_memory
 from gateway.config.schema import (
     ControlConfig,
     GatewayConfig,
@@ -41,7 +42,7 @@ from gateway.errors import ConfigError
 
 __all__ = ["dump_effective", "load_config", "load_config_text", "overridden_keys"]
 
-TOP_LEVEL_KEYS = ("node", "security", "tor", "onion", "http", "logging")
+TOP_LEVEL_KEYS = ("node", "security", "tor", "onion", "http", "logging", "memory")
 TOR_KEYS = (
     "mode",
     "binary",
@@ -134,6 +135,7 @@ def build_config(top: Section) -> GatewayConfig:
         onion=OnionConfig(virtual_port=_onion_port(top.sub("onion"))),
         http=_http(top.sub("http")),
         logging=_logging(top.sub("logging")),
+        memory=build_memory(top.sub("memory")),
     )
 
 

@@ -158,6 +158,23 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class SpaceConfig:
+    """A memory space: shared with every contact (``members`` None) or with the listed ones."""
+
+    name: str
+    #: contact nicknames or identity keys (hex); None means every contact
+    members: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    #: the spaces besides (or redefining) ``default``, which is shared with every contact
+    spaces: tuple[SpaceConfig, ...] = ()
+    #: seconds between background syncs with each online contact
+    sync_interval: float = 60.0
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     #: the YAML file this was read from (absolute), for messages
     source: Path
@@ -167,3 +184,4 @@ class GatewayConfig:
     onion: OnionConfig
     http: HttpConfig
     logging: LoggingConfig
+    memory: MemoryConfig = field(default_factory=MemoryConfig)

@@ -54,6 +54,8 @@ REFETCH_AFTER = 2
 #: asks tor to fetch an onion's descriptor again
 Refetch = Callable[[str], Awaitable[None]]
 ContactHook = Callable[[Contact], Awaitable[None]]
+#: (contact, up, we dialed it): a link opened or closed
+LinkHook = Callable[[bytes, bool, bool], None]
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class LinkManager:
         self.virtual_port = virtual_port
         self.refetch = refetch
         self.on_contact = on_contact
+        self.link_hooks: list[LinkHook] = []
         self.clock = clock
         self.outbox = Outbox(db)
         self.dedupe = Dedupe(db)
@@ -175,6 +178,33 @@ class LinkManager:
         if link is not None:
             link.kick()
         return msg_id
+
+    def send_now(self, contact: bytes, channel: str, body: bytes) -> bool:
+        """Send ``body`` untracked on the open link to ``contact``; False if there is none.
+
+        Nothing is stored: what the link loses is lost (for protocols that resume by
+        themselves, like memory sync).
+        """
+        link = self.links.get(contact)
+        if link is None:
+            return False
+        try:
+            link.send_untracked(channel, body)
+        except GatewayError as exc:
+            log.info("could not send on channel %s: %s", channel, exc)
+            return False
+        return True
+
+    def online(self) -> list[bytes]:
+        """The contacts with an open link."""
+        return list(self.links)
+
+    def _link_changed(self, contact: bytes, up: bool, dialed: bool) -> None:
+        for hook in self.link_hooks:
+            try:
+                hook(contact, up, dialed)
+            except GatewayError as exc:
+                log.warning("link hook failed: %s", exc)
 
     # --- accepting -------------------------------------------------------------
 
@@ -303,11 +333,14 @@ class LinkManager:
         )
         self.links[opened.identity] = link
         self.book.touch(opened.identity, int(self.clock()))
+        dialed = conn.role is Role.INITIATOR
+        asyncio.get_running_loop().call_soon(self._link_changed, opened.identity, True, dialed)
         try:
             await link.run(early)
         finally:
             if self.links.get(opened.identity) is link:
                 del self.links[opened.identity]
+                self._link_changed(opened.identity, False, dialed)
             with contextlib.suppress(GatewayError):
                 self.book.touch(opened.identity, int(self.clock()))
         return True

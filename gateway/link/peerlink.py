@@ -186,6 +186,11 @@ class PeerLink:
 
     # --- sending -------------------------------------------------------------------
 
+    def send_untracked(self, channel: str, body: bytes) -> None:
+        """Send ``body`` on ``channel`` without the outbox (no ack, no retry)."""
+        for message in self.mux.send(channel, body):
+            self._send(message)
+
     def _send(self, message: LinkMessage) -> None:
         tracked = isinstance(message, Data) and message.msg_id != UNTRACKED
         msg_ids = (message.msg_id,) if isinstance(message, Data) and tracked else ()

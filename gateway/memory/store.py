@@ -379,6 +379,29 @@ class MemoryStore:
         rows = self._rows(sql, (query, int(Kind.TOMBSTONE), space, space, limit))
         return [decode_entry(_blob(r[0])) for r in rows]
 
+    def recent(
+        self, *, space: str | None = None, limit: int = 50, before_ms: int | None = None
+    ) -> list[Entry]:
+        """Live entries, newest first (tombstones and entries their author replaced left out)."""
+        sql = (
+            "SELECT e.raw FROM entries e WHERE e.kind != ? AND (? IS NULL OR e.space = ?) "
+            "AND (? IS NULL OR e.ts < ?) AND NOT EXISTS (SELECT 1 FROM entries t "
+            "WHERE t.target = e.id AND t.author = e.author AND t.space = e.space) "
+            "ORDER BY e.ts DESC, e.id LIMIT ?"
+        )
+        args = (int(Kind.TOMBSTONE), space, space, before_ms, before_ms, limit)
+        return [decode_entry(_blob(r[0])) for r in self._rows(sql, args)]
+
+    def replaced_by(self, entry_id: bytes) -> Entry | None:
+        """The entry by the same author that supersedes or deletes ``entry_id``, if any."""
+        sql = (
+            "SELECT t.raw FROM entries t JOIN entries e ON e.id = t.target "
+            "AND e.author = t.author AND e.space = t.space WHERE t.target = ? "
+            "ORDER BY t.seq DESC LIMIT 1"
+        )
+        rows = self._rows(sql, (entry_id,))
+        return decode_entry(_blob(rows[0][0])) if rows else None
+
     # --- Merkle log -----------------------------------------------------------
 
     def log_size(self) -> int:

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.api.memory_routes import MemoryRoutes
 from gateway.api.server import ApiServer, LocalApi
 from gateway.config.schema import GatewayConfig, OnionProvisioning
 from gateway.contacts.book import Contact, ContactBook
@@ -24,9 +26,14 @@ from gateway.link.channels import ChannelRegistry
 from gateway.link.front import FrontDoor
 from gateway.link.manager import LinkManager
 from gateway.link.protocol import LocalNode
+from gateway.memory.hub import SyncHub
+from gateway.memory.store import MemoryStore
 from gateway.node import authwatch
 from gateway.node.inbox import CHANNEL as INBOX_CHANNEL
 from gateway.node.inbox import Inbox
+from gateway.node.memops import MemoryService
+from gateway.node.memsync import CHANNEL as MEMORY_CHANNEL
+from gateway.node.memsync import MemorySync
 from gateway.session.session import SessionOptions
 from gateway.state.keys import IdentityKeys, load_api_token
 from gateway.state.onion_key import OnionKey
@@ -61,6 +68,7 @@ class NodeServices:
     front: FrontDoor
     api: ApiServer
     tor: TorHandle
+    memory: MemoryService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -70,7 +78,9 @@ class NodeServices:
         """Open the database and build every service (nothing listens yet)."""
         keys = IdentityKeys.load(paths)
         db = open_db(paths.db)
+        store: MemoryStore | None = None
         try:
+            store = MemoryStore(paths.memory_db)
             apply_migrations(db)
             policy = cfg.security.policy
             book = ContactBook(db, keys.signing_public)
@@ -100,15 +110,24 @@ class NodeServices:
                 refetch=tor.refetch,
                 on_contact=on_paired,
             )
+            hub = SyncHub(store, keys.signing, lambda: int(time.time() * 1000))
+            sync = MemorySync(hub, links, book, cfg.memory)
+            registry.register(MEMORY_CHANNEL, sync.handler)
+            links.link_hooks.append(sync.on_link)
+            memory = MemoryService(store, keys.signing, sync)
             expect_proxy = policy.onion_provisioning is OnionProvisioning.TORRC
             front = FrontDoor(links.accept, http_port, expect_proxy_line=expect_proxy)
-            api = LocalApi(links, inbox, lambda: {"front": dict(front.counters)})
+            api = LocalApi(
+                links, inbox, lambda: {"front": dict(front.counters)}, [MemoryRoutes(memory)]
+            )
             server = ApiServer(
                 api.app(load_api_token(paths)), policy.api_transport, paths.root / API_SOCKET
             )
-            return cls(db, book, links, inbox, front, server, tor)
+            return cls(db, book, links, inbox, front, server, tor, memory)
         except BaseException:
             db.close()
+            if store is not None:
+                store.close()
             raise
 
     async def start(self) -> int:
@@ -116,6 +135,7 @@ class NodeServices:
         port = await self.front.start()
         await self.api.start()
         await self.links.start()
+        self.tasks.append(asyncio.create_task(self.memory.sync.run(), name="memory-sync"))
         return port
 
     def watch_client_auth(self, folders: tuple[Path, ...], on_change: Callable[[], None]) -> None:
@@ -141,3 +161,5 @@ class NodeServices:
                 log.warning("while stopping: %s", exc)
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
+        with contextlib.suppress(sqlite3.Error, GatewayError):
+            self.memory.store.close()

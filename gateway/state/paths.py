@@ -49,6 +49,10 @@ class StatePaths:
         return self.root / "node.db"
 
     @property
+    def memory_db(self) -> Path:
+        return self.root / "memory.db"
+
+    @property
     def api_token(self) -> Path:
         return self.root / "api.token"
 

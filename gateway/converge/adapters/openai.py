@@ -1,9 +1,11 @@
 """An adapter for any OpenAI-compatible ``/v1/chat/completions`` endpoint.
 
-Ollama, llama.cpp server, vLLM and hosted services speak this API. The API key
-is read from an environment variable named in the config, never from YAML. A
-loopback endpoint is reached directly; any other endpoint only through the
+Ollama, llama.cpp's server, vLLM and hosted services speak this API. The API
+key is read from an environment variable named in the config, never from YAML.
+A loopback endpoint is reached directly; any other endpoint only through the
 SOCKS proxy the node supplies (its tor), with names resolved by the proxy.
+Redirects are not followed (one could lead a direct connection off the
+machine) and compressed bodies are refused (the size limit counts wire bytes).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,16 +22,22 @@ import aiohttp
 from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 
 from gateway.converge.adapters.base import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT, Adapter
-from gateway.errors import AdapterError, AdapterOutputError
+from gateway.errors import AdapterError, AdapterHTTPError, AdapterOutputError
 
-#: a response body larger than this many times the output limit is refused unread
-_BODY_FACTOR = 4
+#: a response body larger than this many times the output limit (plus slack) is refused
+BODY_FACTOR = 4
+BODY_SLACK = 4096
 _ERROR_TAIL = 300
+_CHUNK = 16 * 1024
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
+#: what an API key may hold: visible ASCII (it goes into an HTTP header)
+_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
 
 
 def is_loopback(host: str) -> bool:
     """True for localhost names and loopback addresses."""
-    if host.lower() in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+    host = host.lower().rstrip(".")
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -40,6 +49,10 @@ def completions_url(base_url: str) -> str:
     """The chat-completions URL for a base URL given with or without ``/v1``."""
     base = base_url.rstrip("/")
     return base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+
+
+def _printable(raw: bytes) -> str:
+    return _UNPRINTABLE.sub(" ", raw.decode("utf-8", "replace")).strip()
 
 
 class OpenAIAdapter(Adapter):
@@ -78,6 +91,7 @@ class OpenAIAdapter(Adapter):
         self.system_prompt = system_prompt
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.max_body_bytes = max_output_bytes * BODY_FACTOR + BODY_SLACK
         self._environ = environ if environ is not None else os.environ
 
     def request_body(self, prompt: str) -> dict[str, Any]:
@@ -94,12 +108,22 @@ class OpenAIAdapter(Adapter):
 
     def headers(self) -> dict[str, str]:
         """Request headers, with the bearer token from the named environment variable."""
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+        }
         if self.api_key_env:
-            key = self._environ.get(self.api_key_env)
+            key = self._environ.get(self.api_key_env, "").strip()
             if not key:
                 raise AdapterError(
                     f"environment variable {self.api_key_env} (the API key) is not set",
+                    adapter=self.name,
+                )
+            if not _KEY_RE.match(key):
+                raise AdapterError(
+                    f"environment variable {self.api_key_env} holds characters an API key "
+                    "cannot have (spaces, control characters or non-ASCII)",
                     adapter=self.name,
                 )
             headers["Authorization"] = f"Bearer {key}"
@@ -118,12 +142,7 @@ class OpenAIAdapter(Adapter):
         headers = self.headers()
         body = self.request_body(prompt)
         try:
-            async with (
-                aiohttp.ClientSession(connector=self._connector()) as session,
-                session.post(self.url, json=body, headers=headers) as resp,
-            ):
-                raw = await self._read_body(resp)
-                status = resp.status
+            status, raw = await self._post(body, headers)
         except (aiohttp.ClientError, OSError) as exc:
             raise AdapterError(
                 f"request failed: {type(exc).__name__}: {exc}", adapter=self.name
@@ -131,26 +150,52 @@ class OpenAIAdapter(Adapter):
         except (ProxyError, ProxyConnectionError, ProxyTimeoutError) as exc:
             raise AdapterError(f"SOCKS proxy: {exc}", adapter=self.name) from exc
         if status != 200:
-            tail = raw[-_ERROR_TAIL:].decode("utf-8", "replace")
-            raise AdapterError(f"HTTP {status}: {tail}", adapter=self.name)
+            tail = _printable(raw[-_ERROR_TAIL:])
+            raise AdapterHTTPError(f"HTTP {status}: {tail}", status=status, adapter=self.name)
         return self._content(raw)
 
+    async def _post(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, bytes]:
+        """POST ``body``; the status and the (bounded) response body."""
+        async with (
+            aiohttp.ClientSession(
+                connector=self._connector(),
+                timeout=aiohttp.ClientTimeout(),  # the adapter's own timeout governs
+                auto_decompress=False,
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            ) as session,
+            session.post(self.url, json=body, headers=headers, allow_redirects=False) as resp,
+        ):
+            encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                raise AdapterOutputError(
+                    f"response is {encoding}-encoded; only identity is accepted", adapter=self.name
+                )
+            if (resp.content_length or 0) > self.max_body_bytes:
+                raise AdapterOutputError(
+                    f"response body is over {self.max_body_bytes} bytes", adapter=self.name
+                )
+            return resp.status, await self._read_body(resp)
+
     async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
-        limit = self.max_output_bytes * _BODY_FACTOR + 4096
         chunks: list[bytes] = []
         size = 0
-        async for chunk in resp.content.iter_chunked(16 * 1024):
+        async for chunk in resp.content.iter_chunked(_CHUNK):
             size += len(chunk)
-            if size > limit:
-                raise AdapterOutputError(f"response body is over {limit} bytes", adapter=self.name)
+            if size > self.max_body_bytes:
+                raise AdapterOutputError(
+                    f"response body is over {self.max_body_bytes} bytes", adapter=self.name
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
     def _content(self, raw: bytes) -> str:
         try:
             doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise AdapterOutputError(f"response is not JSON: {exc}", adapter=self.name) from exc
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise AdapterOutputError(
+                f"response is not JSON: {str(exc)[:200] or type(exc).__name__}", adapter=self.name
+            ) from exc
         try:
             content = doc["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:

@@ -1,0 +1,138 @@
+"""The local API's memory routes: put, get, delete, list, search, sync, verify, stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import EntryError, StoreError
+from gateway.memory.hub import SyncFinished
+from gateway.node.memops import MAX_LIST, MemoryService, entry_json, parse_id
+
+PREFIX = "/api/v1/memory"
+MAX_SYNC_TIMEOUT = 600.0
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _int(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = lo - 1
+    if not lo <= value <= hi:
+        raise EntryError("malformed", f"{name} must be an integer from {lo} to {hi}")
+    return value
+
+
+def _str_list(value: object, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise EntryError("malformed", f'"{name}" must be a list of strings')
+    return list(value)
+
+
+def sync_json(result: SyncFinished) -> dict[str, Any]:
+    """One sync result as JSON."""
+    return {
+        "peer": result.peer.hex(),
+        "ok": result.error is None,
+        "stored": result.stored,
+        "refused": result.refused,
+        "error": result.error,
+    }
+
+
+class MemoryRoutes:
+    """Memory routes over a :class:`MemoryService`."""
+
+    def __init__(self, memory: MemoryService) -> None:
+        self.memory = memory
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_post(PREFIX, self._put)
+        app.router.add_get(PREFIX, self._list)
+        app.router.add_get(PREFIX + "/search", self._search)
+        app.router.add_post(PREFIX + "/sync", self._sync)
+        app.router.add_get(PREFIX + "/verify", self._verify)
+        app.router.add_get(PREFIX + "/stats", self._stats)
+        app.router.add_get(PREFIX + "/{id}", self._get)
+        app.router.add_delete(PREFIX + "/{id}", self._delete)
+
+    async def _put(self, request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+        except ValueError:
+            return _error(400, "bad_request", "expected a JSON object")
+        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+            return _error(400, "bad_request", 'expected JSON {"text": "...", ...}')
+        unknown = set(data) - {"text", "space", "topic", "tags", "metadata", "supersedes"}
+        if unknown:
+            return _error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
+        metadata = data.get("metadata")
+        metadata = {} if metadata is None else metadata
+        if not isinstance(metadata, dict):
+            raise EntryError("malformed", '"metadata" must be a JSON object')
+        space, topic = data.get("space", "default"), data.get("topic", "")
+        if not isinstance(space, str) or not isinstance(topic, str):
+            raise EntryError("malformed", '"space" and "topic" must be strings')
+        supersedes = data.get("supersedes")
+        if supersedes is not None and not isinstance(supersedes, str):
+            raise EntryError("malformed", '"supersedes" must be an entry id')
+        entry = self.memory.put(
+            data["text"],
+            space=space,
+            topic=topic,
+            tags=_str_list(data.get("tags", []), "tags"),
+            metadata=metadata,
+            supersedes=parse_id(supersedes) if supersedes is not None else None,
+        )
+        return web.json_response(entry_json(entry), status=201)
+
+    async def _get(self, request: web.Request) -> web.Response:
+        try:
+            return web.json_response(self.memory.get(parse_id(request.match_info["id"])))
+        except StoreError as exc:
+            return _error(404, "not_found", str(exc))
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        try:
+            entry = self.memory.delete(parse_id(request.match_info["id"]))
+        except StoreError as exc:
+            return _error(404, "not_found", str(exc))
+        return web.json_response(entry_json(entry), status=201)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        entries = self.memory.recent(
+            space=request.query.get("space"),
+            limit=_int(request, "limit", 50, 1, MAX_LIST) or 50,
+            before_ms=_int(request, "before_ms", None, 0, 1 << 62),
+        )
+        return web.json_response({"entries": [entry_json(e) for e in entries]})
+
+    async def _search(self, request: web.Request) -> web.Response:
+        text = request.query.get("q", "")
+        if not text.strip():
+            return _error(400, "bad_request", "q (the words to search for) is required")
+        entries = self.memory.search(
+            text,
+            space=request.query.get("space"),
+            limit=_int(request, "limit", 20, 1, MAX_LIST) or 20,
+        )
+        return web.json_response({"entries": [entry_json(e) for e in entries]})
+
+    async def _sync(self, request: web.Request) -> web.Response:
+        timeout = _int(request, "timeout", 60, 1, int(MAX_SYNC_TIMEOUT)) or 60
+        results = await self.memory.sync_now(float(timeout))
+        return web.json_response({"results": [sync_json(r) for r in results]})
+
+    async def _verify(self, _: web.Request) -> web.Response:
+        return web.json_response(self.memory.verify())
+
+    async def _stats(self, _: web.Request) -> web.Response:
+        return web.json_response(self.memory.stats())

@@ -1,0 +1,163 @@
+"""The node's memory as the API and CLI use it: write, read, search, sync, verify."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.errors import EntryError, StoreError
+from gateway.memory.author import append_entry
+from gateway.memory.entry import Entry, Kind, public_bytes
+from gateway.memory.hub import SyncFinished
+from gateway.memory.spaces import DEFAULT_SPACE
+from gateway.memory.store import MemoryStore
+from gateway.memory.verify import verify_store
+from gateway.node.memsync import MemorySync
+
+MAX_LIST = 1000
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """An entry as JSON: hex ids and keys, the kind by name, metadata as an object."""
+    return {
+        "id": entry.id.hex(),
+        "author": entry.author.hex(),
+        "seq": entry.seq,
+        "prev": entry.prev.hex(),
+        "timestamp_ms": entry.timestamp_ms,
+        "kind": entry.kind.name.lower(),
+        "target": entry.target.hex() if entry.kind is not Kind.NOTE else None,
+        "space": entry.space,
+        "topic": entry.topic,
+        "tags": list(entry.tags),
+        "body": entry.body,
+        "metadata": entry.metadata_obj,
+    }
+
+
+def parse_id(text: str) -> bytes:
+    """A 64-hex-digit entry id; EntryError otherwise."""
+    try:
+        raw = bytes.fromhex(text) if len(text) == 64 else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise EntryError("malformed", f"an entry id is 64 hex digits, not {text[:80]!r}")
+    return raw
+
+
+class MemoryService:
+    """Our memory: the store, our signing key, and the sync that spreads what we write."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        key: Ed25519PrivateKey,
+        sync: MemorySync,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.sync = sync
+        self.clock_ms = clock_ms
+        self.author = public_bytes(key.public_key())
+
+    def put(
+        self,
+        body: str,
+        *,
+        space: str = DEFAULT_SPACE,
+        topic: str = "",
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, object] | None = None,
+        supersedes: bytes | None = None,
+    ) -> Entry:
+        """Write a note (or, with ``supersedes``, a new version of one of ours)."""
+        if self.store.space(space) is None:
+            raise EntryError("wrong_space", f"no space named {space!r} (see memory.spaces)")
+        kind, target = Kind.NOTE, bytes(32)
+        if supersedes is not None:
+            old = self._own(supersedes)
+            kind, target, space = Kind.SUPERSEDE, old.id, old.space
+        entry = append_entry(
+            self.store, self.key, timestamp_ms=self._now(space), body=body, space=space,
+            topic=topic, tags=tags, metadata=metadata, kind=kind, target=target,
+        )  # fmt: skip
+        self.sync.wrote(entry.space)
+        return entry
+
+    def delete(self, entry_id: bytes) -> Entry:
+        """Write a tombstone for one of our entries."""
+        old = self._own(entry_id)
+        entry = append_entry(
+            self.store, self.key, timestamp_ms=self._now(old.space), space=old.space,
+            kind=Kind.TOMBSTONE, target=old.id,
+        )  # fmt: skip
+        self.sync.wrote(entry.space)
+        return entry
+
+    def get(self, entry_id: bytes) -> dict[str, Any]:
+        """An entry and, if its author replaced or deleted it, the replacing entry."""
+        entry = self.store.get(entry_id)
+        if entry is None:
+            raise StoreError(f"no entry {entry_id.hex()}")
+        replaced = self.store.replaced_by(entry_id)
+        return {**entry_json(entry), "replaced_by": replaced.id.hex() if replaced else None}
+
+    def recent(
+        self, *, space: str | None = None, limit: int = 50, before_ms: int | None = None
+    ) -> list[Entry]:
+        """Live entries, newest first."""
+        return self.store.recent(space=space, limit=min(limit, MAX_LIST), before_ms=before_ms)
+
+    def search(self, text: str, *, space: str | None = None, limit: int = 20) -> list[Entry]:
+        """Live entries matching every word of ``text``."""
+        return self.store.search(text, space=space, limit=min(limit, MAX_LIST))
+
+    async def sync_now(self, timeout: float) -> list[SyncFinished]:
+        """Sync with every online contact now."""
+        return await self.sync.sync_all(timeout)
+
+    def verify(self) -> dict[str, Any]:
+        """Check every signature, chain link and the log; the report as JSON."""
+        report = verify_store(self.store, node_key=self.author)
+        return {
+            "ok": report.ok,
+            "entries": report.entries,
+            "bad_signatures": [i.hex() for i in report.bad_signatures],
+            "broken_links": [i.hex() for i in report.broken_links],
+            "log_problems": report.log_problems,
+            "split_views": self.sync.split_views,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per space, held entries, rejections by reason and sync counters."""
+        return {
+            "entries": self.store.count(),
+            "spaces": {
+                s.name: {"entries": self.store.count(s.name), "shared_with_all": s.all_contacts}
+                for s in self.store.spaces()
+            },
+            "held": self.store.held_count(),
+            "log_size": self.store.log_size(),
+            "rejections": self.store.rejection_counts(),
+            "sync": dict(self.sync.counters),
+            "last_sync": {p.hex(): t for p, t in self.sync.last_sync.items()},
+        }
+
+    def _own(self, entry_id: bytes) -> Entry:
+        entry = self.store.get(entry_id)
+        if entry is None:
+            raise StoreError(f"no entry {entry_id.hex()}")
+        if entry.author != self.author:
+            raise EntryError("malformed", "only the author of an entry can replace or delete it")
+        return entry
+
+    def _now(self, space: str) -> int:
+        """Now, but never before our previous entry in ``space`` (clocks can step back)."""
+        head = self.store.heads(space).get(self.author)
+        previous = self.store.get(head[1]) if head else None
+        return max(self.clock_ms(), previous.timestamp_ms if previous else 0)
