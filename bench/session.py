@@ -11,6 +11,13 @@ costs a DH ratchet step). Compared in the same run against
 * ``floor``: one HMAC chain step (two HMAC-SHA256) plus one ChaCha20-Poly1305
   encrypt and decrypt of the same bytes: what any ratchet must at least do.
 
+Both sides are measured the same way: encrypt + decrypt in one process, no state
+serialization on either side, each decrypt working on a copy that is kept only on
+success (ours: the new state object; ``doubleratchet``: its deep copy of the DH
+ratchet). One difference is left in ``doubleratchet``'s favour: its messages stay
+``EncryptedMessage`` objects, while ours are wire bytes that are built and parsed;
+encoding theirs would add about 1 us per message (under 1 %).
+
 Prints JSON: microseconds per message and ratios. Targets: ours >= 10x faster
 than doubleratchet, ours <= 3x the floor at 1 KiB (symmetric step).
 
@@ -196,6 +203,8 @@ def _best_us(
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     results: dict[str, Any] = {"unit": "microseconds per message (encrypt + decrypt)"}
+    # unrounded (ours, doubleratchet, floor) of the symmetric 1 KiB row, for the targets
+    target_row = (0.0, 0.0, 0.0)
     for pattern, alt in (("symmetric", False), ("dh_step", True)):
         rows: dict[str, Any] = {}
         for size in SIZES:
@@ -207,13 +216,15 @@ def main(argv: list[str]) -> int:
             floor = _best_us(bench_floor, count, payload, alt)
             floor_stdlib = _best_us(bench_floor_stdlib, count, payload, alt)
             dr = _best_us(bench_doubleratchet, dr_count, payload, alt)
+            if pattern == "symmetric" and size == 1024:
+                target_row = (ours, dr, floor)
             rows[str(size)] = {
                 "ours": round(ours, 2),
                 "ours_header_encryption": round(ours_he, 2),
                 "doubleratchet": round(dr, 2),
                 "floor": round(floor, 2),
                 "floor_stdlib_hmac": round(floor_stdlib, 2),
-                "speedup_vs_doubleratchet": round(dr / ours, 1),
+                "speedup_vs_doubleratchet": round(dr / ours, 2),
                 "ratio_to_floor": round(ours / floor, 2),
                 "ratio_to_floor_header_encryption": round(ours_he / floor, 2),
             }
@@ -221,9 +232,9 @@ def main(argv: list[str]) -> int:
     sym = results["symmetric"]["1024"]
     results["targets"] = {
         "symmetric_1KiB_speedup_vs_doubleratchet": sym["speedup_vs_doubleratchet"],
-        "symmetric_1KiB_speedup_min_10x_met": sym["speedup_vs_doubleratchet"] >= 10,
+        "symmetric_1KiB_speedup_min_10x_met": target_row[1] / target_row[0] >= 10,
         "symmetric_1KiB_ratio_to_floor": sym["ratio_to_floor"],
-        "symmetric_1KiB_ratio_to_floor_max_3x_met": sym["ratio_to_floor"] <= 3,
+        "symmetric_1KiB_ratio_to_floor_max_3x_met": target_row[0] / target_row[2] <= 3,
         "dh_step_1KiB_speedup_vs_doubleratchet": results["dh_step"]["1024"][
             "speedup_vs_doubleratchet"
         ],

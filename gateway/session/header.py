@@ -34,6 +34,12 @@ ENCRYPTED_HEADER_SIZE = HEADER_NONCE_SIZE + HEADER_SIZE + TAG_SIZE
 MAX_COUNTER = 0xFFFFFFFF
 
 _COUNTERS = struct.Struct("!II")
+#: offset of ``n`` in a clear header
+N_OFFSET = DH_SIZE + 4
+#: ``pack_counters(pn, n)``: the 8 counter bytes of a clear header
+pack_counters = _COUNTERS.pack
+#: ``unpack_n(message, N_OFFSET)``: a 1-tuple ``(n,)`` of a message with a clear header
+unpack_n = struct.Struct("!I").unpack_from
 
 
 class Header(NamedTuple):
@@ -46,7 +52,7 @@ class Header(NamedTuple):
 
 def encode_header(dh: bytes, pn: int, n: int) -> bytes:
     """Encode a clear header (40 bytes)."""
-    return dh + _COUNTERS.pack(pn, n)
+    return dh + pack_counters(pn, n)
 
 
 def decode_header(data: bytes) -> Header:
@@ -55,17 +61,6 @@ def decode_header(data: bytes) -> Header:
         raise DecryptError(f"header must be {HEADER_SIZE} bytes, got {len(data)}")
     pn, n = _COUNTERS.unpack_from(data, DH_SIZE)
     return Header(data[:DH_SIZE], pn, n)
-
-
-def decode_counters(message: bytes) -> tuple[int, int]:
-    """``(pn, n)`` of a message that starts with a clear header (at least 40 bytes)."""
-    pn, n = _COUNTERS.unpack_from(message, DH_SIZE)
-    return int(pn), int(n)
-
-
-def encode_counters(pn: int, n: int) -> bytes:
-    """The 8 counter bytes of a header (``pn``, ``n``)."""
-    return _COUNTERS.pack(pn, n)
 
 
 def encrypt_header(hk: bytes, header: bytes, ad: bytes, nonce: bytes) -> bytes:

@@ -39,6 +39,7 @@ OPAD_TABLE = bytes(x ^ 0x5C for x in range(256))
 IPAD_TAIL = b"\x36" * (_BLOCK - _HASH_LEN)
 OPAD_TAIL = b"\x5c" * (_BLOCK - _HASH_LEN)
 _sha256 = hashlib.sha256
+_EMPTY = _sha256()
 
 
 def hmac_states(key: bytes) -> tuple[_Hash, _Hash]:
@@ -48,8 +49,14 @@ def hmac_states(key: bytes) -> tuple[_Hash, _Hash]:
     state copy each instead of hashing the padded key again.
     """
     if len(key) == _HASH_LEN:
-        inner = _sha256(key.translate(IPAD_TABLE) + IPAD_TAIL)
-        return inner, _sha256(key.translate(OPAD_TABLE) + OPAD_TAIL)
+        # a copy of an empty state is cheaper than a new hash object
+        inner = _EMPTY.copy()
+        inner.update(key.translate(IPAD_TABLE))
+        inner.update(IPAD_TAIL)
+        outer = _EMPTY.copy()
+        outer.update(key.translate(OPAD_TABLE))
+        outer.update(OPAD_TAIL)
+        return inner, outer
     if len(key) > _BLOCK:
         key = _sha256(key).digest()
     key = key.ljust(_BLOCK, b"\x00")

@@ -84,22 +84,22 @@ from gateway.errors import (
 from gateway.session.aead import (
     HEADER_NONCE_SIZE,
     TAG_SIZE,
-    chain_step,
-    message_key_material,
-    open_sealed,
-    seal,
+    open_message,
+    open_next,
+    seal_next,
 )
 from gateway.session.header import (
     DH_SIZE,
     ENCRYPTED_HEADER_SIZE,
     HEADER_SIZE,
     MAX_COUNTER,
+    N_OFFSET,
     Header,
-    decode_counters,
     decode_header,
     decrypt_header,
-    encode_counters,
     encrypt_header,
+    pack_counters,
+    unpack_n,
 )
 from gateway.session.kdf_chain import kdf_ck
 from gateway.session.root_chain import kdf_rk, kdf_rk_he
@@ -113,6 +113,9 @@ Rng = Callable[[int], bytes]
 
 _FLAG_HE = 0x01
 _FLAG_SEND_PENDING = 0x02
+
+#: shortest message with a clear header
+_MIN_CLEAR_MESSAGE: Final = HEADER_SIZE + TAG_SIZE
 
 # how a received header relates to the receiving chains
 _CURRENT, _NEW, _OLD = 0, 1, 2
@@ -161,79 +164,126 @@ def _skip_chain(ck: bytes, start: int, until: int) -> tuple[dict[int, bytes], by
     return keys, ck
 
 
-class RatchetState:
-    """One side of a Double Ratchet session. Immutable by API; see the module docstring."""
+class _DHState:
+    """A state's DH keys, root key, header keys, skipped keys and options.
+
+    That is, all of a :class:`RatchetState` but its two symmetric chains. Consecutive
+    states of one chain share it; a state that changes any of it first takes its own
+    copy (:meth:`RatchetState._fork`).
+    """
 
     __slots__ = (
-        "_ckr",
-        "_cks",
-        "_dhr",
-        "_dhs_priv",
-        "_dhs_pub",
-        "_hkr",
-        "_hks",
-        "_next_dh",
-        "_nhkr",
-        "_nhks",
-        "_nr",
-        "_ns",
-        "_params",
-        "_pn",
-        "_recv_step",
-        "_retired",
-        "_rk",
-        "_rng",
-        "_send_pending",
-        "_skipped",
+        "dhr",
+        "dhs_priv",
+        "dhs_pub",
+        "he",
+        "hkr",
+        "hks",
+        "next_dh",
+        "nhkr",
+        "nhks",
+        "params",
+        "pn",
+        "recv_step",
+        "retired",
+        "rk",
+        "rng",
+        "send_pending",
+        "skipped",
     )
 
-    _params: RatchetParams
-    _rng: Rng
-    _dhs_priv: bytes
-    _dhs_pub: bytes
-    _dhr: bytes | None
-    _rk: bytes
+    params: RatchetParams
+    #: params.header_encryption
+    he: bool
+    rng: Rng
+    dhs_priv: bytes
+    dhs_pub: bytes
+    dhr: bytes | None
+    rk: bytes
+    pn: int
+    recv_step: int
+    hks: bytes | None
+    hkr: bytes | None
+    nhks: bytes | None
+    nhkr: bytes | None
+    send_pending: bool
+    next_dh: bytes | None
+    retired: tuple[bytes, ...]
+    skipped: SkippedKeys
+
+    @classmethod
+    def blank(cls, params: RatchetParams, rng: Rng | None, root_key: bytes) -> _DHState:
+        d = object.__new__(cls)
+        d.params = params
+        d.he = params.header_encryption
+        d.rng = rng or os.urandom
+        d.dhr = None
+        d.rk = _check_key("sk", root_key)
+        d.pn = d.recv_step = 0
+        d.hks = d.hkr = d.nhks = d.nhkr = None
+        d.send_pending = False
+        d.next_dh = None
+        d.retired = ()
+        d.skipped = EMPTY
+        return d
+
+    def copy(self) -> _DHState:
+        d = object.__new__(_DHState)
+        d.params = self.params
+        d.he = self.he
+        d.rng = self.rng
+        d.dhs_priv = self.dhs_priv
+        d.dhs_pub = self.dhs_pub
+        d.dhr = self.dhr
+        d.rk = self.rk
+        d.pn = self.pn
+        d.recv_step = self.recv_step
+        d.hks = self.hks
+        d.hkr = self.hkr
+        d.nhks = self.nhks
+        d.nhkr = self.nhkr
+        d.send_pending = self.send_pending
+        d.next_dh = self.next_dh
+        d.retired = self.retired
+        d.skipped = self.skipped
+        return d
+
+    def set_dhs(self, private: bytes) -> None:
+        self.dhs_priv = _check_key("ratchet private key", private)
+        self.dhs_pub = bytes(crypto_scalarmult_base(private))
+
+    def generate_dh(self) -> None:
+        private = self.next_dh if self.next_dh is not None else self.rng(32)
+        self.next_dh = None
+        self.set_dhs(private)
+
+
+class RatchetState:
+    """One side of a Double Ratchet session. Immutable by API; see the module docstring.
+
+    The sending and receiving chain keys and counters are the state's own; the rest
+    (:class:`_DHState`) is shared with the state it came from until a DH ratchet step,
+    a skipped key or an option changes it, so the next message of a chain copies
+    five fields.
+    """
+
+    __slots__ = ("_ckr", "_cks", "_d", "_nr", "_ns")
+
     _cks: bytes | None
     _ckr: bytes | None
     _ns: int
     _nr: int
-    _pn: int
-    _recv_step: int
-    _hks: bytes | None
-    _hkr: bytes | None
-    _nhks: bytes | None
-    _nhkr: bytes | None
-    _send_pending: bool
-    _next_dh: bytes | None
-    _retired: tuple[bytes, ...]
-    _skipped: SkippedKeys
+    _d: _DHState
 
     # --- construction -------------------------------------------------------
 
     @classmethod
     def _blank(cls, params: RatchetParams, rng: Rng | None, root_key: bytes) -> RatchetState:
         st = object.__new__(cls)
-        st._params = params
-        st._rng = rng or os.urandom
-        st._dhr = None
-        st._rk = _check_key("sk", root_key)
         st._cks = st._ckr = None
-        st._ns = st._nr = st._pn = st._recv_step = 0
-        st._hks = st._hkr = st._nhks = st._nhkr = None
-        st._send_pending = False
-        st._next_dh = None
-        st._retired = ()
-        st._skipped = EMPTY
+        st._ns = st._nr = 0
+        st._d = _DHState.blank(params, rng, root_key)
         return st
-
-    def _set_dhs(self, private: bytes) -> None:
-        self._dhs_priv = _check_key("ratchet private key", private)
-        self._dhs_pub = bytes(crypto_scalarmult_base(private))
-
-    def _generate_dh(self) -> None:
-        private = self._next_dh if self._next_dh is not None else self._rng(32)
-        self._next_dh = None
-        self._set_dhs(private)
 
     @staticmethod
     def _header_keys(
@@ -261,18 +311,19 @@ class RatchetState:
         """
         hka, nhkb = cls._header_keys(params, shared_hka, shared_nhkb)
         st = cls._blank(params, rng, sk)
-        st._next_dh = ratchet_private
-        st._generate_dh()
-        st._dhr = _check_key("remote_ratchet_public", remote_ratchet_public)
+        d = st._d
+        d.next_dh = ratchet_private
+        d.generate_dh()
+        d.dhr = _check_key("remote_ratchet_public", remote_ratchet_public)
         try:
-            dh_out = _dh(st._dhs_priv, st._dhr)
+            dh_out = _dh(d.dhs_priv, d.dhr)
         except DecryptError as exc:
             raise SessionStateError(str(exc)) from None
         if params.header_encryption:
-            st._rk, st._cks, st._nhks = kdf_rk_he(sk, dh_out)
-            st._hks, st._nhkr = hka, nhkb
+            d.rk, st._cks, d.nhks = kdf_rk_he(sk, dh_out)
+            d.hks, d.nhkr = hka, nhkb
         else:
-            st._rk, st._cks = kdf_rk(sk, dh_out)
+            d.rk, st._cks = kdf_rk(sk, dh_out)
         return st
 
     @classmethod
@@ -289,66 +340,58 @@ class RatchetState:
         """RatchetInitBob(HE): the side whose ratchet public key the initiator used."""
         hka, nhkb = cls._header_keys(params, shared_hka, shared_nhkb)
         st = cls._blank(params, rng, sk)
-        st._set_dhs(own_ratchet_private)
-        st._nhks, st._nhkr = nhkb, hka
+        st._d.set_dhs(own_ratchet_private)
+        st._d.nhks, st._d.nhkr = nhkb, hka
         return st
 
     def _copy(self) -> RatchetState:
+        """A new state that shares ``_d``: only its chains and counters may change."""
         st = object.__new__(RatchetState)
-        st._params = self._params
-        st._rng = self._rng
-        st._dhs_priv = self._dhs_priv
-        st._dhs_pub = self._dhs_pub
-        st._dhr = self._dhr
-        st._rk = self._rk
         st._cks = self._cks
         st._ckr = self._ckr
         st._ns = self._ns
         st._nr = self._nr
-        st._pn = self._pn
-        st._recv_step = self._recv_step
-        st._hks = self._hks
-        st._hkr = self._hkr
-        st._nhks = self._nhks
-        st._nhkr = self._nhkr
-        st._send_pending = self._send_pending
-        st._next_dh = self._next_dh
-        st._retired = self._retired
-        st._skipped = self._skipped
+        st._d = self._d
         return st
+
+    def _fork(self) -> tuple[RatchetState, _DHState]:
+        """A new state with its own copy of ``_d`` (returned too), free to change."""
+        st = self._copy()
+        d = st._d = self._d.copy()
+        return st, d
 
     def with_next_dh_private(self, private: bytes) -> RatchetState:
         """A copy whose next generated ratchet key pair uses ``private`` (for test vectors)."""
-        st = self._copy()
-        st._next_dh = _check_key("next ratchet private key", private)
+        st, d = self._fork()
+        d.next_dh = _check_key("next ratchet private key", private)
         return st
 
     def with_rng(self, rng: Rng | None) -> RatchetState:
         """A copy that draws randomness from ``rng`` (``None``: os.urandom)."""
-        st = self._copy()
-        st._rng = rng or os.urandom
+        st, d = self._fork()
+        d.rng = rng or os.urandom
         return st
 
     # --- properties -----------------------------------------------------------
 
     @property
     def params(self) -> RatchetParams:
-        return self._params
+        return self._d.params
 
     @property
     def can_send(self) -> bool:
         """False for a responder that has not yet received the first message."""
-        return self._cks is not None or self._send_pending
+        return self._cks is not None or self._d.send_pending
 
     @property
     def ratchet_public(self) -> bytes:
         """The current own ratchet public key."""
-        return self._dhs_pub
+        return self._d.dhs_pub
 
     @property
     def skipped_count(self) -> int:
         """How many skipped message keys are stored."""
-        return len(self._skipped)
+        return len(self._d.skipped)
 
     @staticmethod
     def overhead(params: RatchetParams) -> int:
@@ -359,58 +402,69 @@ class RatchetState:
     # --- sending ----------------------------------------------------------------
 
     def _ratchet_send(self) -> None:
-        """The sending half of a DH ratchet step (deferred until the next send)."""
-        assert self._dhr is not None
-        self._pn, self._ns = self._ns, 0
-        self._hks = self._nhks
-        self._generate_dh()
-        dh_out = _dh(self._dhs_priv, self._dhr)
-        if self._params.header_encryption:
-            self._rk, self._cks, self._nhks = kdf_rk_he(self._rk, dh_out)
+        """The sending half of a DH ratchet step (deferred until the next send); on a fork."""
+        d = self._d
+        assert d.dhr is not None
+        d.pn, self._ns = self._ns, 0
+        d.hks = d.nhks
+        d.generate_dh()
+        dh_out = _dh(d.dhs_priv, d.dhr)
+        if d.he:
+            d.rk, self._cks, d.nhks = kdf_rk_he(d.rk, dh_out)
         else:
-            self._rk, self._cks = kdf_rk(self._rk, dh_out)
-        self._send_pending = False
+            d.rk, self._cks = kdf_rk(d.rk, dh_out)
+        d.send_pending = False
 
     def encrypt(self, plaintext: bytes, ad: bytes) -> tuple[RatchetState, bytes]:
         """Encrypt one message; returns ``(new_state, message)``; ``self`` is unchanged."""
-        if not self.can_send:
-            raise SessionStateError("the responder cannot send before it has received a message")
-        st = self._copy()
-        if st._send_pending:
+        d = self._d
+        if d.send_pending:
+            st, _ = self._fork()
             st._ratchet_send()
-        if st._ns >= MAX_COUNTER:
+            return st.encrypt(plaintext, ad)
+        cks = self._cks
+        if cks is None:
+            raise SessionStateError("the responder cannot send before it has received a message")
+        ns = self._ns
+        if ns >= MAX_COUNTER:
             raise SessionStateError("sending chain exhausted; re-establish the session")
-        assert st._cks is not None
-        st._cks, key, nonce = chain_step(st._cks)
-        header = st._dhs_pub + encode_counters(st._pn, st._ns)
-        if st._params.header_encryption:
-            assert st._hks is not None
-            header = encrypt_header(st._hks, header, ad, st._rng(HEADER_NONCE_SIZE))
-        st._ns += 1
-        return st, header + seal(key, nonce, plaintext, ad + header)
+        header = d.dhs_pub + pack_counters(d.pn, ns)
+        if d.he:
+            assert d.hks is not None
+            header = encrypt_header(d.hks, header, ad, d.rng(HEADER_NONCE_SIZE))
+        cks, sealed = seal_next(cks, plaintext, ad + header)
+        # a new state sharing _d (as _copy, written out on the hot path)
+        st = object.__new__(RatchetState)
+        st._cks = cks
+        st._ns = ns + 1
+        st._ckr = self._ckr
+        st._nr = self._nr
+        st._d = d
+        return st, header + sealed
 
     # --- receiving ----------------------------------------------------------------
 
     def _classify(self, hbytes: bytes, ad: bytes) -> tuple[Header, int, bytes]:
         """Read the header: ``(header, _CURRENT | _NEW | _OLD, chain id)``."""
-        if not self._params.header_encryption:
+        d = self._d
+        if not d.he:
             header = decode_header(hbytes)
             dh = header.dh
-            if dh == self._dhr:
+            if dh == d.dhr:
                 return header, _CURRENT, dh
-            if self._skipped.chain(dh) is not None or dh in self._retired:
+            if d.skipped.chain(dh) is not None or dh in d.retired:
                 return header, _OLD, dh
             return header, _NEW, dh
-        if self._hkr is not None:
-            found = decrypt_header(self._hkr, hbytes, ad)
+        if d.hkr is not None:
+            found = decrypt_header(d.hkr, hbytes, ad)
             if found is not None:
-                return found, _CURRENT, self._hkr
-        if self._nhkr is not None:
-            found = decrypt_header(self._nhkr, hbytes, ad)
+                return found, _CURRENT, d.hkr
+        if d.nhkr is not None:
+            found = decrypt_header(d.nhkr, hbytes, ad)
             if found is not None:
-                return found, _NEW, self._nhkr
-        for hk in (*self._skipped, *self._retired):
-            if hk != self._hkr:
+                return found, _NEW, d.nhkr
+        for hk in (*d.skipped, *d.retired):
+            if hk != d.hkr:
                 found = decrypt_header(hk, hbytes, ad)
                 if found is not None:
                     return found, _OLD, hk
@@ -422,11 +476,30 @@ class RatchetState:
         Raises DecryptError (tampered, wrong key, malformed), ReplayError (key already
         used or deleted) or TooManySkippedError (beyond the skipped-key limits).
         """
-        if not self._params.header_encryption and message[:DH_SIZE] == self._dhr:
-            fast = self._decrypt_next_in_chain(message, ad)
-            if fast is not None:
-                return fast
-        hsize = ENCRYPTED_HEADER_SIZE if self._params.header_encryption else HEADER_SIZE
+        ckr = self._ckr
+        d = self._d
+        if (
+            ckr is not None
+            and not d.he
+            and len(message) >= _MIN_CLEAR_MESSAGE
+            and message[:DH_SIZE] == d.dhr
+            and unpack_n(message, N_OFFSET)[0] == self._nr < MAX_COUNTER
+        ):
+            # the next message of the current receiving chain (clear headers)
+            ckr, plaintext = open_next(ckr, message[HEADER_SIZE:], ad + message[:HEADER_SIZE])
+            # a new state sharing _d (as _copy, written out on the hot path)
+            st = object.__new__(RatchetState)
+            st._cks = self._cks
+            st._ns = self._ns
+            st._ckr = ckr
+            st._nr = self._nr + 1
+            st._d = d
+            return st, plaintext
+        return self._decrypt_general(message, ad)
+
+    def _decrypt_general(self, message: bytes, ad: bytes) -> tuple[RatchetState, bytes]:
+        """Any message but the next one of the current chain (or any, with header encryption)."""
+        hsize = ENCRYPTED_HEADER_SIZE if self._d.he else HEADER_SIZE
         if len(message) < hsize + TAG_SIZE:
             raise DecryptError(f"message of {len(message)} bytes is shorter than a header + tag")
         hbytes = message[:hsize]
@@ -436,45 +509,27 @@ class RatchetState:
         if header.n >= MAX_COUNTER:
             raise DecryptError("message number out of range")
         if kind != _NEW:
-            mk = self._skipped.get(chain_id, header.n)
+            skipped = self._d.skipped
+            mk = skipped.get(chain_id, header.n)
             if mk is not None:
-                plaintext = open_sealed(*message_key_material(mk), body, aead_ad)
-                st = self._copy()
-                st._skipped = self._skipped.without(chain_id, header.n)
+                plaintext = open_message(mk, body, aead_ad)
+                st, d = self._fork()
+                d.skipped = skipped.without(chain_id, header.n)
                 return st, plaintext
             if kind == _OLD or (self._ckr is not None and header.n < self._nr):
                 raise ReplayError("message key already used or deleted")
             return self._decrypt_current(header, chain_id, body, aead_ad)
         return self._decrypt_new_chain(header, chain_id, body, aead_ad)
 
-    def _decrypt_next_in_chain(
-        self, message: bytes, ad: bytes
-    ) -> tuple[RatchetState, bytes] | None:
-        """Fast path (clear headers): the next message of the current receiving chain.
-
-        Returns ``None`` when the message is anything else (the general path decides).
-        """
-        ck = self._ckr
-        if ck is None or len(message) < HEADER_SIZE + TAG_SIZE:
-            return None
-        n = decode_counters(message)[1]
-        if n != self._nr or n >= MAX_COUNTER:
-            return None
-        ck, key, nonce = chain_step(ck)
-        plaintext = open_sealed(key, nonce, message[HEADER_SIZE:], ad + message[:HEADER_SIZE])
-        st = self._copy()
-        st._ckr, st._nr = ck, n + 1
-        return st, plaintext
-
     def _check_skip(self, count: int, stored: int) -> None:
-        if count > self._params.max_skip:
+        p = self._d.params
+        if count > p.max_skip:
             raise TooManySkippedError(
-                f"message skips {count} keys in one chain (max_skip {self._params.max_skip})"
+                f"message skips {count} keys in one chain (max_skip {p.max_skip})"
             )
-        if stored > self._params.max_skipped_total:
+        if stored > p.max_skipped_total:
             raise TooManySkippedError(
-                f"{stored} skipped keys would be stored "
-                f"(max_skipped_total {self._params.max_skipped_total})"
+                f"{stored} skipped keys would be stored (max_skipped_total {p.max_skipped_total})"
             )
 
     def _decrypt_current(
@@ -483,83 +538,86 @@ class RatchetState:
         ck = self._ckr
         if ck is None:
             raise DecryptError("no receiving chain for this ratchet key")
-        skipped = self._skipped
+        skipped = self._d.skipped
         gap = header.n - self._nr
         if gap:
             self._check_skip(gap, len(skipped) + gap)
             keys, ck = _skip_chain(ck, self._nr, header.n)
-            skipped = skipped.with_keys(chain_id, self._recv_step, keys)
-        ck, key, nonce = chain_step(ck)
-        plaintext = open_sealed(key, nonce, body, aead_ad)
-        st = self._copy()
+            skipped = skipped.with_keys(chain_id, self._d.recv_step, keys)
+        ck, plaintext = open_next(ck, body, aead_ad)
+        if gap:
+            st, d = self._fork()
+            d.skipped = skipped
+        else:
+            st = self._copy()
         st._ckr, st._nr = ck, header.n + 1
-        st._skipped = skipped
         return st, plaintext
 
     def _decrypt_new_chain(
         self, header: Header, new_id: bytes, body: bytes, aead_ad: bytes
     ) -> tuple[RatchetState, bytes]:
-        p = self._params
+        d = self._d
+        p = d.params
         old_gap = max(0, header.pn - self._nr) if self._ckr is not None else 0
         self._check_skip(old_gap, 0)
         self._check_skip(header.n, 0)
-        new_step = self._recv_step + 1
-        old_id = self._dhr if not p.header_encryption else self._hkr
-        skipped = self._skipped
+        new_step = d.recv_step + 1
+        old_id = d.dhr if not d.he else d.hkr
+        skipped = d.skipped
         if old_gap:
             assert self._ckr is not None and old_id is not None
             old_keys, _ = _skip_chain(self._ckr, self._nr, header.pn)
-            skipped = skipped.with_keys(old_id, self._recv_step, old_keys)
+            skipped = skipped.with_keys(old_id, d.recv_step, old_keys)
         skipped = skipped.pruned(new_step - p.max_skipped_age)
         self._check_skip(0, len(skipped) + header.n)
-        dh_out = _dh(self._dhs_priv, header.dh)
+        dh_out = _dh(d.dhs_priv, header.dh)
         nhkr: bytes | None = None
-        if p.header_encryption:
-            rk, ckr, nhkr = kdf_rk_he(self._rk, dh_out)
+        if d.he:
+            rk, ckr, nhkr = kdf_rk_he(d.rk, dh_out)
         else:
-            rk, ckr = kdf_rk(self._rk, dh_out)
+            rk, ckr = kdf_rk(d.rk, dh_out)
         new_keys, ckr = _skip_chain(ckr, 0, header.n)
-        ckr, key, nonce = chain_step(ckr)
-        plaintext = open_sealed(key, nonce, body, aead_ad)
-        st = self._copy()
+        ckr, plaintext = open_next(ckr, body, aead_ad)
+        st, nd = self._fork()
         if old_id is not None:
-            st._retired = (*self._retired, old_id)[-max(1, p.max_skipped_age) :]
-        st._skipped = skipped.with_keys(new_id, new_step, new_keys)
-        st._dhr = header.dh
-        st._rk, st._ckr, st._nr = rk, ckr, header.n + 1
-        st._recv_step = new_step
-        if p.header_encryption:
-            st._hkr, st._nhkr = self._nhkr, nhkr
-        st._send_pending = True
+            nd.retired = (*d.retired, old_id)[-max(1, p.max_skipped_age) :]
+        nd.skipped = skipped.with_keys(new_id, new_step, new_keys)
+        nd.dhr = header.dh
+        nd.rk, st._ckr, st._nr = rk, ckr, header.n + 1
+        nd.recv_step = new_step
+        if d.he:
+            nd.hkr, nd.nhkr = d.nhkr, nhkr
+        nd.send_pending = True
         return st, plaintext
 
     # --- serialization ----------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
         """The versioned state blob (secret: holds every key of the session)."""
-        p = self._params
+        d = self._d
+        p = d.params
         out = Writer()
         out.u8(STATE_VERSION)
         flags = _FLAG_HE if p.header_encryption else 0
-        if self._send_pending:
+        if d.send_pending:
             flags |= _FLAG_SEND_PENDING
         out.u8(flags)
         out.u32(p.max_skip)
         out.u32(p.max_skipped_total)
         out.u32(p.max_skipped_age)
-        out.raw(self._dhs_priv, 32)
-        out.opt32(self._dhr)
-        out.raw(self._rk, 32)
+        out.raw(d.dhs_priv, 32)
+        out.opt32(d.dhr)
+        out.raw(d.rk, 32)
         out.opt32(self._cks)
         out.opt32(self._ckr)
-        for value in (self._ns, self._nr, self._pn, self._recv_step):
+        for value in (self._ns, self._nr, d.pn, d.recv_step):
             out.u32(value)
-        for key in (self._hks, self._hkr, self._nhks, self._nhkr, self._next_dh):
+        for key in (d.hks, d.hkr, d.nhks, d.nhkr, d.next_dh):
             out.opt32(key)
-        out.u16(len(self._retired))
-        for chain_id in self._retired:
+        out.u16(len(d.retired))
+        for chain_id in d.retired:
             out.raw(chain_id, 32)
-        self._skipped.write(out)
+        d.skipped.write(out)
         return out.getvalue()
 
     @classmethod
@@ -578,31 +636,33 @@ class RatchetState:
         dhs_priv = src.raw(32)
         dhr = src.opt32()
         st = cls._blank(params, rng, src.raw(32))
-        st._set_dhs(dhs_priv)
-        st._dhr = dhr
+        d = st._d
+        d.set_dhs(dhs_priv)
+        d.dhr = dhr
         st._cks, st._ckr = src.opt32(), src.opt32()
-        st._ns, st._nr, st._pn, st._recv_step = src.u32(), src.u32(), src.u32(), src.u32()
-        st._hks, st._hkr, st._nhks, st._nhkr = src.opt32(), src.opt32(), src.opt32(), src.opt32()
-        st._next_dh = src.opt32()
-        st._retired = tuple(src.raw(32) for _ in range(src.u16()))
-        st._skipped = SkippedKeys.read(src)
+        st._ns, st._nr, d.pn, d.recv_step = src.u32(), src.u32(), src.u32(), src.u32()
+        d.hks, d.hkr, d.nhks, d.nhkr = src.opt32(), src.opt32(), src.opt32(), src.opt32()
+        d.next_dh = src.opt32()
+        d.retired = tuple(src.raw(32) for _ in range(src.u16()))
+        d.skipped = SkippedKeys.read(src)
         src.finish()
-        st._send_pending = bool(flags & _FLAG_SEND_PENDING)
+        d.send_pending = bool(flags & _FLAG_SEND_PENDING)
         st._validate()
         return st
 
     def _validate(self) -> None:
         """Reject blobs whose fields contradict each other."""
-        he = self._params.header_encryption
-        if self._send_pending and self._dhr is None:
+        d = self._d
+        he = d.he
+        if d.send_pending and d.dhr is None:
             raise SessionStateError("ratchet state: send ratchet pending without a remote key")
-        if self._ckr is not None and self._dhr is None:
+        if self._ckr is not None and d.dhr is None:
             raise SessionStateError("ratchet state: receiving chain without a remote key")
-        if not he and any(k is not None for k in (self._hks, self._hkr, self._nhks, self._nhkr)):
+        if not he and any(k is not None for k in (d.hks, d.hkr, d.nhks, d.nhkr)):
             raise SessionStateError("ratchet state: header keys without header encryption")
-        if he and (self._nhks is None or self._nhkr is None):
+        if he and (d.nhks is None or d.nhkr is None):
             raise SessionStateError("ratchet state: header encryption without next header keys")
-        if he and self._cks is not None and self._hks is None:
+        if he and self._cks is not None and d.hks is None:
             raise SessionStateError("ratchet state: sending chain without a header key")
-        if len(self._dhs_pub) != DH_SIZE:
+        if len(d.dhs_pub) != DH_SIZE:
             raise SessionStateError("ratchet state: bad own ratchet key")

@@ -12,11 +12,14 @@ from gateway.session.aead import open_header, seal_header
 from gateway.session.header import (
     ENCRYPTED_HEADER_SIZE,
     HEADER_SIZE,
+    N_OFFSET,
     Header,
     decode_header,
     decrypt_header,
     encode_header,
     encrypt_header,
+    pack_counters,
+    unpack_n,
 )
 
 HK = bytes(range(32))
@@ -29,6 +32,12 @@ def test_clear_header_round_trip_and_layout() -> None:
     assert len(raw) == HEADER_SIZE == 40
     assert raw[:32] == DH and raw[32:36] == b"\x00\x00\x00\x07"
     assert decode_header(raw) == Header(DH, 7, 0xFFFFFFFE)
+
+
+def test_counter_helpers_match_the_header_layout() -> None:
+    raw = encode_header(DH, 0x01020304, 0xA0B0C0D0) + b"ciphertext"
+    assert raw[32:40] == pack_counters(0x01020304, 0xA0B0C0D0)
+    assert unpack_n(raw, N_OFFSET) == (0xA0B0C0D0,)
 
 
 @pytest.mark.parametrize("size", [0, 39, 41])

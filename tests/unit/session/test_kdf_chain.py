@@ -10,7 +10,16 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
-from gateway.session.aead import MESSAGE_INFO, chain_step, message_key_material
+from gateway.errors import DecryptError
+from gateway.session.aead import (
+    MESSAGE_INFO,
+    chain_step,
+    message_key_material,
+    open_next,
+    open_sealed,
+    seal,
+    seal_next,
+)
 from gateway.session.kdf_chain import (
     hkdf_expand_sha256,
     hkdf_sha256,
@@ -101,6 +110,23 @@ def test_chain_step_equals_kdf_ck_then_message_key_material() -> None:
     for _ in range(20):
         next_ck, mk = kdf_ck(ck)
         assert chain_step(ck) == (next_ck, *message_key_material(mk))
+        ck = next_ck
+
+
+def test_seal_next_and_open_next_equal_chain_step_with_the_aead() -> None:
+    ck = bytes(range(32))
+    for size in (0, 1, 100, 1024):
+        plaintext, ad = bytes(size), b"ad" * size
+        next_ck, key, nonce = chain_step(ck)
+        assert seal_next(ck, plaintext, ad) == (next_ck, seal(key, nonce, plaintext, ad))
+        sealed = seal(key, nonce, plaintext, ad)
+        assert open_next(ck, sealed, ad) == (next_ck, plaintext)
+        assert open_sealed(key, nonce, sealed, ad) == plaintext
+        for bad in (sealed[:-1] + bytes([sealed[-1] ^ 1]), sealed[:-1], b""):
+            with pytest.raises(DecryptError):
+                open_next(ck, bad, ad)
+        with pytest.raises(DecryptError):
+            open_next(ck, sealed, ad + b"x")
         ck = next_ck
 
 

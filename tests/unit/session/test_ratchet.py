@@ -420,3 +420,28 @@ def test_mismatched_header_encryption_settings_do_not_interoperate() -> None:
     alice, m = send(alice, b"x")
     with pytest.raises((DecryptError, TooManySkippedError)):
         recv(bob, m)
+
+
+@both_modes
+def test_earlier_states_stay_unchanged_through_a_conversation(he: bool) -> None:
+    # consecutive states share their DH part; no later step may change an earlier state
+    alice, bob = make_pair(he)
+    sides = [alice, bob]
+    kept: list[tuple[RatchetState, bytes]] = [(alice, alice.to_bytes()), (bob, bob.to_bytes())]
+    in_flight: list[tuple[int, bytes]] = []
+    for i in range(120):
+        s = 0 if i % 7 < 4 or not sides[1].can_send else 1
+        sides[s], msg = send(sides[s], bytes([i]) * i)
+        in_flight.append((1 - s, msg))
+        if i % 3 == 2:  # deliver out of order: newest first, keep one back now and then
+            in_flight.reverse()
+            while len(in_flight) > (i % 2):
+                d, m = in_flight.pop(0)
+                sides[d], _ = recv(sides[d], m)
+        if i % 10 == 0:
+            sides[0] = sides[0].with_rng(det_rng(bytes([i])))
+        kept.extend((st, st.to_bytes()) for st in sides)
+    for d, m in in_flight:
+        sides[d], _ = recv(sides[d], m)
+    assert all(st.to_bytes() == blob for st, blob in kept)
+    assert sides[0].skipped_count == sides[1].skipped_count == 0
