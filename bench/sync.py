@@ -1,29 +1,51 @@
-"""Memory sync benchmark (core half): range reconciliation vs. a naive send-every-id sync.
+"""Memory sync benchmark: the sans-I/O core, and (``--e2e``) two nodes on a private Tor network.
 
-Reconciliation runs on synthetic 32-byte ids and timestamps for N = 10k, 100k, 1M and
-d = 0, 10, 1000 differences (half only on each side). The heads fast path runs on real
-signed entries in SQLite stores (N = 10k). Prints JSON.
+Core: range reconciliation vs. a naive send-every-id sync, on synthetic 32-byte ids and
+timestamps for N = 10k, 100k, 1M and d = 0, 10, 1000 differences (half only on each
+side); the heads fast path on real signed entries in SQLite stores (N = 10k).
+
+End to end (``--e2e``): two STANDARD ``gateway run`` nodes on a private Tor network; the
+time for the first sync of 10,000 entries from one to the other, against a raw upload of
+the same bytes over the same onion circuit. Prints JSON.
 
     python bench/sync.py [--quick] [--seed S]
+    python bench/sync.py --e2e [--testnet DIR] [--entries N]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import math
+import os
 import random
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from python_socks import ProxyType
+from python_socks.async_.asyncio import Proxy
 
+from gateway.api.client import call
+from gateway.config.loader import load_config
 from gateway.memory import messages as m
 from gateway.memory.author import append_entry
 from gateway.memory.reconcile import Reconciler, SortedItems
 from gateway.memory.store import MemoryStore
 from gateway.memory.sync import SyncSession
+from gateway.node.runtime_file import RuntimeInfo, read_runtime
+from gateway.state.keys import IdentityKeys
+from gateway.state.paths import StatePaths
+from gateway.testnet import TestNetwork
 
 ID_PAYLOAD = 32  # bytes moved per missing item in ids-only mode (stands in for the entry)
 DAY_MS = 86_400_000
@@ -159,11 +181,217 @@ def heads_fast_path(n: int, diffs: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
+# --- end to end on the private Tor network (--e2e) ----------------------------------
+
+E2E_BODY = "benchmark note {i:05d}: " + "the quick brown fox jumps over the lazy dog " * 2
+START_TIMEOUT = 180.0
+SYNC_TIMEOUT = 600.0
+RAW_CHUNK = 256 << 10  # one pipelined POST per chunk: each is drained within aiohttp's linger
+
+
+class E2ENode:
+    """One ``gateway run`` subprocess, its config and its state directory."""
+
+    def __init__(self, folder: Path, network: TestNetwork, name: str) -> None:
+        self.name, self.state = name, folder / name
+        self.config = folder / f"{name}.yaml"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.cli("init", "--level", "standard", "--testnet", str(network.directory),
+                 "--name", name, "--state-dir", str(self.state))  # fmt: skip
+        self.identity = IdentityKeys.load(StatePaths(self.state)).signing_public
+        self.started_at = 0.0
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway", "--config", str(self.config), *args],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"gateway {' '.join(args)} ({self.name}): {done.stderr[-2000:]}")
+        return done.stdout
+
+    def start(self, wait: bool = True) -> None:
+        """Start ``gateway run``; with ``wait``, return once its onion is published."""
+        out = self.state.parent / f"{self.name}.out"
+        with out.open("wb") as stdout, (self.state.parent / f"{self.name}.err").open("ab") as err:
+            self.started_at = time.monotonic()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "--config", str(self.config), "run"],
+                stdout=stdout, stderr=err,
+            )  # fmt: skip
+        if wait:
+            wait_until(lambda: out.read_text().strip().endswith(".onion"), START_TIMEOUT,
+                       f"{self.name} published")  # fmt: skip
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        return call(load_config(self.config), method, path, body)
+
+    def peer(self, other: E2ENode) -> dict[str, Any]:
+        peers = self.api("GET", "/api/v1/peers")["peers"]
+        return next(p for p in peers if p["identity"] == other.identity.hex())
+
+    def count(self) -> int:
+        space = self.api("GET", "/api/v1/memory/stats")["spaces"].get("default", {})
+        return int(space.get("entries", 0))
+
+    def runtime(self) -> RuntimeInfo:
+        return read_runtime(StatePaths(self.state))
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> float:
+    """Poll ``predicate`` (errors count as not yet) until true; the monotonic time it was."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with contextlib.suppress(Exception):
+            if predicate():
+                return time.monotonic()
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+def pair(inviter: E2ENode, invitee: E2ENode) -> None:
+    """Pair two running nodes; returns once both see the other paired and online."""
+    invite = json.loads(inviter.cli("invite", "--json", "--no-qr"))["invite"]
+    invitee.cli("contacts", "add", invite, "--nickname", inviter.name)
+    for node, other in ((invitee, inviter), (inviter, invitee)):
+        wait_until(paired(node, other), START_TIMEOUT, f"{node.name} paired with {other.name}")
+
+
+def paired(node: E2ENode, other: E2ENode) -> Callable[[], bool]:
+    def check() -> bool:
+        status = node.peer(other)
+        return bool(status["state"] == "paired" and status["online"])
+
+    return check
+
+
+def fill(node: E2ENode, n: int) -> int:
+    """Write ``n`` signed entries into the stopped node's store; their encoded bytes."""
+    key = IdentityKeys.load(StatePaths(node.state)).signing
+    total = 0
+    with MemoryStore(StatePaths(node.state).memory_db) as store:
+        t0 = int(time.time() * 1000) - n
+        for i in range(n):
+            entry = append_entry(store, key, timestamp_ms=t0 + i, body=E2E_BODY.format(i=i))
+            total += len(entry.encode())
+        assert store.count("default") == n
+    return total
+
+
+async def raw_upload(socks_port: int, onion: str, port: int, total: int) -> dict[str, float]:
+    """``total`` bytes as pipelined ``POST /health`` bodies to ``onion`` (``x.onion``), then a GET.
+
+    The node's HTTP server answers 405 and drains each body (aiohttp's lingering read)
+    before it parses the next request, so the final GET's answer means every byte arrived.
+    """
+    proxy = Proxy(ProxyType.SOCKS5, "127.0.0.1", socks_port, rdns=True)  # as a STANDARD link
+    started = time.monotonic()
+    sock = await proxy.connect(onion, port, timeout=120)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    connected = time.monotonic()
+    host = f"Host: {onion}\r\n".encode()
+    chunks = [min(RAW_CHUNK, total - off) for off in range(0, total, RAW_CHUNK)]
+    try:
+        for size in chunks:
+            head = b"POST /health HTTP/1.1\r\n" + host + f"Content-Length: {size}\r\n\r\n".encode()
+            writer.write(head + os.urandom(size))
+            await writer.drain()
+        writer.write(b"GET /health HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n")
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(-1), SYNC_TIMEOUT)
+    finally:
+        writer.close()
+    done = time.monotonic()
+    statuses = [line.split()[1] for line in reply.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+    if statuses != [b"405"] * len(chunks) + [b"200"]:
+        raise RuntimeError(f"raw transfer: unexpected answers {statuses[:5]}... ({len(statuses)})")
+    return {"seconds": done - connected, "connect_seconds": connected - started}
+
+
+def e2e_run(network: TestNetwork, folder: Path, n: int) -> dict[str, Any]:
+    x, y = E2ENode(folder, network, "x"), E2ENode(folder, network, "y")
+    # the link kept is the one dialed by the smaller identity key: make that the source, so
+    # the entries flow from the circuit's client side, like the raw upload below
+    a, b = sorted((x, y), key=lambda node: node.identity)
+    try:
+        for node in (a, b):
+            node.start()
+        pair(a, b)
+        for node in (a, b):
+            node.stop()
+        print(f"e2e: paired; writing {n} entries into {a.name}", file=sys.stderr)
+        entry_bytes = fill(a, n)
+        b.start()  # the empty node first: the source dials it as soon as it is up
+        a.start(wait=False)  # the link may open before its address is printed
+        link_up = wait_until(lambda: b.peer(a)["online"], SYNC_TIMEOUT, "the link")
+        synced = wait_until(lambda: b.count() >= n, SYNC_TIMEOUT, f"{b.name} holding {n}")
+        at_b, at_a = b.peer(a), a.peer(b)
+        print(f"e2e: synced {synced - link_up:.2f} s after the link opened", file=sys.stderr)
+        dialer, service = (a, b) if at_b["direction"] == "in" else (b, a)
+        socks = dialer.runtime().socks_port
+        assert socks is not None
+        port = int(load_config(service.config).onion.virtual_port)
+        raw = asyncio.run(raw_upload(socks, service.runtime().onion, port, entry_bytes))
+    finally:
+        for node in (a, b):
+            node.stop()
+    sync_s = synced - link_up
+    return {
+        "entries": n,
+        "bytes": entry_bytes,
+        "sync_seconds": round(sync_s, 3),
+        "sync_from_source_start_seconds": round(synced - a.started_at, 3),
+        "raw_seconds": round(raw["seconds"], 3),
+        "raw_connect_seconds": round(raw["connect_seconds"], 3),
+        "ratio": round(sync_s / raw["seconds"], 3),
+        "link_dialed_by": "source" if dialer is a else "sink",
+        "raw_direction": f"{dialer.name}->{service.name} (upload, same circuit as the link)",
+        "source_wire_bytes": at_a["wire_bytes"],
+        "source_payload_bytes": at_a["payload_bytes"],
+        "sink_wire_bytes": at_b["wire_bytes"],
+        "sink_payload_bytes": at_b["payload_bytes"],
+        "wire_bytes_per_entry_byte": round(
+            (at_a["wire_bytes"] + at_b["wire_bytes"]) / entry_bytes, 3
+        ),
+    }
+
+
+def e2e(testnet: Path | None, n: int) -> dict[str, Any]:
+    """Time to first sync ``n`` entries between two nodes vs. a raw upload of their bytes."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    network = TestNetwork.load(testnet) if testnet else TestNetwork.create(folder / "net")
+    try:
+        if testnet is None:
+            network.start(owner_pid=os.getpid())
+        return e2e_run(network, folder, n)
+    finally:
+        if testnet is None:
+            network.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--e2e", action="store_true", help="only the end-to-end run on a Tor network")
+    ap.add_argument("--testnet", type=Path, help="--e2e: reuse a running private network")
+    ap.add_argument("--entries", type=int, default=10_000, help="--e2e: entries to sync")
     args = ap.parse_args()
+    if args.e2e:
+        print(json.dumps({"benchmark": "memory-sync-e2e", **e2e(args.testnet, args.entries)},
+                         indent=2))  # fmt: skip
+        return
     sizes = [2_000, 10_000] if args.quick else [10_000, 100_000, 1_000_000]
     diffs = [0, 10, 1000]
     rows = reconcile_matrix(sizes, diffs, args.seed)

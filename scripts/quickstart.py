@@ -1,4 +1,5 @@
-"""The quickstart: a private Tor network, two nodes reaching each other through Tor, paired.
+"""The quickstart: a private Tor network, two nodes reaching each other through Tor, paired,
+sharing memory, and converging on one answer from their AIs.
 
 Run it with ``./scripts/quickstart.sh`` (which sets everything up first). Every
 step is an ordinary ``gateway`` command, printed before it runs; everything it
@@ -42,9 +43,14 @@ def gateway(*args: str, config: Path | None = None, capture: bool = False) -> st
     return done.stdout if capture else ""
 
 
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository when it is inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def start_node(config: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
     """Start ``gateway run`` and return it with the onion address it prints."""
-    print(f"$ gateway --config {config.relative_to(ROOT)} run   (log: {log.relative_to(ROOT)})")
+    print(f"$ gateway --config {_shown(config)} run   (log: {_shown(log)})")
     proc = subprocess.Popen(
         [*GATEWAY, "--config", str(config), "run"],
         cwd=ROOT,
@@ -102,6 +108,49 @@ def _inbox(config: Path) -> list[dict[str, object]] | None:
     return messages if isinstance(messages, list) and messages else None
 
 
+SCRIPTED_QUESTION = "Compute 17 + 25. Reply with the integer."
+MODEL_QUESTION = "What is the capital of France? Answer in one short sentence."
+
+
+def configure_ai(config: Path, index: int, base_url: str | None) -> None:
+    """Give a node an AI: the local model's server when there is one, else a scripted AI."""
+    import yaml
+
+    from gateway.converge.localai import MODEL_ALIAS
+
+    data = yaml.safe_load(config.read_text())
+    if base_url is not None:
+        adapter = {
+            "name": "local",
+            "kind": "openai",
+            "base_url": base_url,
+            "model": MODEL_ALIAS,
+            "max_tokens": 96,
+            "temperature": 0.0,
+            "timeout": 150,
+        }
+    else:  # deterministic, right 4 times out of 5, differently on each node
+        adapter = {"name": "local", "kind": "scripted", "accuracy": 0.8, "seed": index}
+    data["ai"] = {"adapters": [adapter], "default": "local"}  # fmt: skip
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def start_local_ai() -> object | None:
+    """llama.cpp's server on the bundled model, if the local-ai extra is installed."""
+    from gateway.converge.localai import LocalAIServer, is_available
+
+    if not is_available():
+        return None
+    server = LocalAIServer()
+    server.start()
+    return server
+
+
+def _memory(config: Path, words: str) -> list[dict[str, object]] | None:
+    found = _api_json(config, "memory", "search", words, "--json")
+    return found if isinstance(found, list) and found else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", type=Path, default=ROOT / "quickstart")
@@ -117,6 +166,8 @@ def main() -> int:
     print(f"   ready in {time.monotonic() - started:.1f} s")
 
     procs: list[subprocess.Popen[str]] = []
+    local_ai = start_local_ai()
+    base_url = getattr(local_ai, "base_url", None)
     try:
         step("2. two nodes, each with its own keys and config")
         configs = {}
@@ -128,6 +179,9 @@ def main() -> int:
                     "--state-dir", str(base / name), config=config,
                 )  # fmt: skip
             configs[name] = config
+            configure_ai(config, len(configs), base_url)
+        which = "the bundled SmolLM2 model (llama.cpp, 127.0.0.1)" if base_url else "scripted AIs"
+        print(f"   AI for convergence: {which}")
 
         step("3. run both nodes: each starts its own tor and publishes a v3 onion service")
         addresses = {}
@@ -159,6 +213,39 @@ def main() -> int:
         inbox = wait_until(lambda: _inbox(configs["bob"]), 120, "the message")
         print(f"   bob's inbox: {inbox[0]['text']!r}")
 
+        step("7. alice writes to shared memory; it syncs to bob through Tor, signed and verified")
+        out = gateway("memory", "put", "The quickstart network runs on 127.0.0.1 only.",
+                      "--topic", "quickstart", "--tag", "demo", "--json",
+                      config=configs["alice"], capture=True)  # fmt: skip
+        written = json.loads(out)
+        print(f"   alice stored entry {str(written['id'])[:16]}... (seq {written['seq']})")
+        t0 = time.monotonic()
+        arrived = wait_until(lambda: _memory(configs["bob"], "quickstart network"), 120,
+                             "the memory entry on bob")  # fmt: skip
+        print(f"   on bob after {time.monotonic() - t0:.1f} s: {arrived[0]['body']!r}")
+        if arrived[0]["author"] != written["author"] or arrived[0]["id"] != written["id"]:
+            raise SystemExit("quickstart: bob's copy differs from alice's entry")
+        print(f"   same id and author ({str(written['author'])[:16]}..., alice's identity key)")
+        gateway("memory", "verify", config=configs["bob"])
+
+        step("8. a convergence round: both AIs answer, review each other, one synthesizes")
+        question = MODEL_QUESTION if base_url else SCRIPTED_QUESTION
+        out = gateway("converge", question, "--json", "--answer-time", "150",
+                      "--reveal-time", "20", "--review-time", "150", "--synthesis-time", "150",
+                      config=configs["alice"], capture=True)  # fmt: skip
+        rnd = json.loads(out)
+        result = rnd["result"] or {"text": "", "ranked": []}
+        print(f"   question: {question}")
+        print(f"   status: {rnd['status']}; synthesized answer:")
+        for line in result["text"].splitlines() or [""]:
+            print(f"     {line}")
+        print("   rankings (Borda):")
+        for i, item in enumerate(result["ranked"], 1):
+            who = (item.get("author") or {}).get("name") or "?"
+            answer = (item.get("answer") or "").replace("\n", " ")[:70]
+            print(f"     {i}. {who}: {item['points']} points: {answer}")
+        print(f"   stored in memory as {str(rnd.get('memory_entry'))[:16]}..., synced to bob")
+
         step("summary")
         for name in NODES:
             print(f"   {name:6} {addresses[name]}")
@@ -167,6 +254,8 @@ def main() -> int:
             f"{peers['rtt_ms']} ms (their link)"
         )
         print(f"   bob received: {inbox[0]['text']!r}")  # fmt: skip
+        print(f"   bob's memory now holds alice's entry {str(arrived[0]['id'])[:16]}...")
+        print(f"   convergence: {rnd['status']}: {result['text'][:80]!r}")
         if args.keep:
             print(f"\nleft running (pids {[p.pid for p in procs]}); stop with: "
                   f"kill {' '.join(str(p.pid) for p in procs)} && "
@@ -175,6 +264,8 @@ def main() -> int:
     finally:
         for proc in procs:
             stop_node(proc)
+        if local_ai is not None:
+            local_ai.stop()  # type: ignore[attr-defined]
         if not args.keep:
             gateway("testnet", "down", "--dir", str(net))
     return 0

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.peers_cmd",
     "gateway.cli.messages_cmd",
     "gateway.cli.memory_cmd",
+    "gateway.cli.converge_cmd",
     "gateway.cli.levels_cmd",
     "gateway.cli.config_cmd",
     "gateway.cli.testnet_cmd",

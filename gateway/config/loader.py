@@ -38,11 +38,12 @@ from gateway.config.schema import (
     TorMode,
 )
 from gateway.config.security import build_security, check_extra_torrc
+from gateway.converge.adapters.config import parse_ai_config
 from gateway.errors import ConfigError
 
 __all__ = ["dump_effective", "load_config", "load_config_text", "overridden_keys"]
 
-TOP_LEVEL_KEYS = ("node", "security", "tor", "onion", "http", "logging", "memory")
+TOP_LEVEL_KEYS = ("node", "security", "tor", "onion", "http", "logging", "memory", "ai")
 TOR_KEYS = (
     "mode",
     "binary",
@@ -136,6 +137,7 @@ def build_config(top: Section) -> GatewayConfig:
         http=_http(top.sub("http")),
         logging=_logging(top.sub("logging")),
         memory=build_memory(top.sub("memory")),
+        ai=parse_ai_config(top.data.get("ai"), file=top.file),
     )
 
 

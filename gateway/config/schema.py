@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.converge.adapters.config import AIConfig
+
 
 class Level(enum.Enum):
     """A security level: a documented set of tor options and app-layer policies."""
@@ -185,3 +187,4 @@ class GatewayConfig:
     http: HttpConfig
     logging: LoggingConfig
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    ai: AIConfig = field(default_factory=AIConfig)

@@ -113,6 +113,11 @@ class Asker:
     def result(self) -> Result | None:
         return self._result
 
+    @property
+    def revealed(self) -> RevealSet | None:
+        """The published answers (author, commitment, text), once the reveal stage closed."""
+        return self._revealed
+
     # --- inputs ------------------------------------------------------------------
 
     def start(self) -> list[Output]:

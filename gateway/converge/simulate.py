@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.converge.adapters.scripted import ScriptedAdapter, ScriptedFault
 from gateway.converge.asker import Asker
-from gateway.converge.commit import make_reveal
 from gateway.converge.core import AIRequest, Output, Refused, RoundCompleted, Send
 from gateway.converge.faults import Fault
-from gateway.converge.messages import Kind, decode, public_bytes
+from gateway.converge.messages import public_bytes
+from gateway.converge.misbehave import outgoing
 from gateway.converge.participant import Participant
 from gateway.converge.round import Stage, StageTimes
 from gateway.converge.synthesis import Result
@@ -136,19 +136,9 @@ class Council:
 
     def _misbehave(self, peer: bytes, data: bytes) -> list[tuple[float, bytes]]:
         fault = self._fault(peer)
-        if fault is ScriptedFault.OFFLINE:
-            return []
-        if fault is ScriptedFault.TIMEOUT:
+        if fault is ScriptedFault.TIMEOUT:  # here: too late rather than never
             return [(self.times.answer + self.times.reveal, data)]
-        if fault is ScriptedFault.GARBAGE:
-            return [(0.0, self._rng.randbytes(self._rng.randint(1, 300)))]
-        if fault is ScriptedFault.EQUIVOCATE:
-            msg = decode(data)
-            if msg.kind is Kind.REVEAL:
-                rid, nonce = (bytes.fromhex(msg.body[k]) for k in ("round_id", "nonce"))
-                other = make_reveal(self.keys[peer], rid, msg.body["answer"] + " (or not)", nonce)
-                return [(0.0, data), (0.0, other.raw)]
-        return [(0.0, data)]
+        return [(0.0, d) for d in outgoing(fault, self.keys[peer], data, self._rng)]
 
     def _deliver(self, sender: bytes, to: bytes | None, data: bytes, now: float) -> None:
         if to is None:

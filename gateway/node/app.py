@@ -54,12 +54,17 @@ def check_loopback(host: str, source: Path | None = None) -> str:
 
 
 async def health(request: web.Request) -> web.Response:
+    """The node's version; a POSTed body (at most the app's size limit) is read and dropped,
+    so a client can measure raw transfer over its circuit (bench/sync's baseline)."""
+    if request.method == "POST":
+        await request.read()
     info = request.app[NODE_INFO]
     return web.json_response({"status": "ok", "version": info.version, "protocol": info.protocol})
 
 
 def install_health(app: web.Application) -> None:
     app.router.add_get("/health", health)
+    app.router.add_post("/health", health)
 
 
 def build_app(info: NodeInfo, installers: Iterable[RouteInstaller] = ()) -> web.Application:

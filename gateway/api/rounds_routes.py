@@ -1,0 +1,85 @@
+"""The local API's convergence routes: start a round, list rounds, show one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.contacts.book import ContactBook
+from gateway.converge.round import StageTimes
+from gateway.errors import RoundError
+from gateway.node.rounds import RoundsService
+
+PREFIX = "/api/v1/rounds"
+STAGES = ("answer", "reveal", "review", "synthesis")
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _times(value: object) -> StageTimes | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - set(STAGES):
+        raise RoundError(f'"times" must be an object with seconds for {", ".join(STAGES)}')
+    for name, seconds in value.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise RoundError(f'"times.{name}" must be a number of seconds')
+        if isinstance(seconds, int) and abs(seconds) > 10**9:  # float() would overflow
+            raise RoundError(f'"times.{name}" is out of range')
+    return StageTimes(**{k: float(v) for k, v in value.items()})
+
+
+class RoundsRoutes:
+    """Convergence routes over a :class:`RoundsService` and the contact book."""
+
+    def __init__(self, rounds: RoundsService, book: ContactBook) -> None:
+        self.rounds = rounds
+        self.book = book
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_post(PREFIX, self._start)
+        app.router.add_get(PREFIX, self._list)
+        app.router.add_get(PREFIX + "/{id}", self._show)
+
+    async def _start(self, request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+        except ValueError:
+            return _error(400, "bad_request", "expected a JSON object")
+        if not isinstance(data, dict) or not isinstance(data.get("question"), str):
+            return _error(400, "bad_request", 'expected JSON {"question": "...", ...}')
+        unknown = set(data) - {"question", "participants", "times", "space"}
+        if unknown:
+            return _error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
+        names = data.get("participants")
+        if names is None:
+            peers = [c.identity for c in self.book.list() if c.state.value == "paired"]
+        elif isinstance(names, list) and all(isinstance(n, str) for n in names):
+            peers = [self.book.find(n).identity for n in names]
+        else:
+            return _error(400, "bad_request", '"participants" must be a list of contact names')
+        space = data.get("space", "default")
+        if not isinstance(space, str):
+            return _error(400, "bad_request", '"space" must be the name of a memory space')
+        rid = self.rounds.ask(data["question"], peers, _times(data.get("times")), space)
+        return web.json_response(self.rounds.view(rid), status=201)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "50"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 1000:
+            return _error(400, "bad_request", "limit must be an integer from 1 to 1000")
+        return web.json_response({"rounds": self.rounds.store.list(limit)})
+
+    async def _show(self, request: web.Request) -> web.Response:
+        try:
+            rid = self.rounds.store.find(request.match_info["id"])
+        except RoundError as exc:
+            return _error(404, "not_found", str(exc))
+        view: dict[str, Any] = self.rounds.view(rid)
+        return web.json_response(view)

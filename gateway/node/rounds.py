@@ -1,0 +1,413 @@
+"""Convergence rounds on the links (asyncio): asking, answering, progress and the result.
+
+The sans-I/O machines (:class:`~gateway.converge.asker.Asker`,
+:class:`~gateway.converge.participant.Participant`) run here: their messages go
+over the ``converge`` channel through the durable outbox (so a link that flaps
+loses nothing), AI requests run on this node's adapter, and every stage change,
+fault and result updates the round's view in the node database. The asker
+stores the signed result as a memory entry in the round's space, from where
+memory sync brings it to every participant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.converge.adapters.base import Adapter
+from gateway.converge.adapters.config import AIConfig
+from gateway.converge.adapters.scripted import ScriptedAdapter, ScriptedFault
+from gateway.converge.asker import Asker
+from gateway.converge.core import (
+    AIRequest,
+    FaultRecorded,
+    Output,
+    Refused,
+    RoundAborted,
+    RoundCompleted,
+    Send,
+    StageChanged,
+)
+from gateway.converge.driver import fulfil
+from gateway.converge.envelope import TO_ASKER, TO_PARTICIPANT, unwrap, wrap
+from gateway.converge.messages import decode, public_bytes
+from gateway.converge.misbehave import outgoing
+from gateway.converge.participant import Participant
+from gateway.converge.ratelimit import RateLimiter
+from gateway.converge.round import Stage, StageTimes
+from gateway.converge.synthesis import Result
+from gateway.errors import ConvergeMessageError, GatewayError, RoundError
+from gateway.memory.spaces import DEFAULT_SPACE
+from gateway.node.memops import MemoryService
+from gateway.node.roundstore import RoundStore
+
+log = logging.getLogger("gateway.converge")
+
+CHANNEL = "converge"
+TICK = 0.5
+RESULT_TOPIC = "convergence"
+
+
+class Links(Protocol):
+    """What rounds need of the link manager and the contact book."""
+
+    def send(self, contact: bytes, channel: str, body: bytes) -> bytes: ...
+
+
+Machine = Asker | Participant
+
+
+class RoundsService:
+    """Every round this node runs as asker or takes part in."""
+
+    def __init__(
+        self,
+        key: Ed25519PrivateKey,
+        links: Links,
+        store: RoundStore,
+        memory: MemoryService,
+        ai: AIConfig,
+        adapter: Adapter | None,
+        *,
+        names: Callable[[bytes], str | None] = lambda _: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.key = key
+        self.me = public_bytes(key)
+        self.links = links
+        self.store = store
+        self.memory = memory
+        self.ai = ai
+        self.adapter = adapter
+        self.names = names
+        self.clock = clock
+        self.counters: Counter[str] = Counter()
+        self.askers: dict[bytes, Asker] = {}
+        self.participants: dict[bytes, Participant] = {}
+        self.views: dict[bytes, dict[str, Any]] = {}
+        self._limiter = RateLimiter(ai.answerer.rate_limit)
+        self._limited: set[bytes] = set()
+        self._rng = random.Random()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def _fault(self) -> ScriptedFault:
+        """How this node misbehaves on the wire (only scripted adapters have fault modes)."""
+        adapter = self.adapter
+        return adapter.fault if isinstance(adapter, ScriptedAdapter) else ScriptedFault.NONE
+
+    # --- asking ------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        participants: list[bytes],
+        times: StageTimes | None = None,
+        space: str = DEFAULT_SPACE,
+    ) -> bytes:
+        """Start a round among ``participants`` (and us, if we have an AI); its id.
+
+        The result is stored in memory ``space`` (which should be shared with exactly
+        the participants: whoever shares it can read the result).
+        """
+        if self.ai.answerer.enabled:
+            raise RoundError("this node only answers others' rounds (ai.answerer.enabled)")
+        if self.memory.store.space(space) is None:
+            raise RoundError(f"no memory space {space!r} for the result (see memory.spaces)")
+        peers = sorted(set(participants) | ({self.me} if self.adapter else set()))
+        if not peers:
+            raise RoundError("a round needs participants: no contact, and no AI here")
+        asker = Asker(self.key, question, peers, self.clock(), times=times)
+        rid = asker.round.round_id
+        self.askers[rid] = asker
+        self.views[rid] = self._new_view(rid, "asker", question, asker.round.participants)
+        self.views[rid]["space"] = space
+        self._outputs(rid, asker, asker.start())
+        return rid
+
+    # --- the channel -------------------------------------------------------------------
+
+    def handler(self, contact: bytes, body: bytes) -> None:
+        """The ``converge`` channel handler (one envelope; answers go out via the outbox)."""
+        try:
+            direction, rid, data = unwrap(body)
+        except ConvergeMessageError:
+            self.counters["malformed_envelope"] += 1
+            return
+        self._deliver(contact, direction, rid, data)
+
+    def _deliver(self, sender: bytes, direction: int, rid: bytes, data: bytes) -> None:
+        now = self.clock()
+        if direction == TO_ASKER:
+            asker = self.askers.get(rid)
+            if asker is None:
+                self.counters["unknown_round"] += 1
+                return
+            self._progress(rid, sender, data)
+            self._outputs(rid, asker, asker.receive(sender, data, now))
+            return
+        participant = self.participants.get(rid)
+        if participant is not None:
+            self._outputs(rid, participant, participant.receive(sender, data, now))
+            return
+        participant = self._join(sender, rid)
+        if participant is None:
+            return
+        outputs = participant.receive(sender, data, now)
+        if participant.round is None or participant.round.round_id != rid:
+            self.counters["bad_round"] += 1  # not a ROUND, or for another round id
+            self._drop(rid)
+            return
+        limit = self.ai.answerer.max_question_bytes
+        if sender != self.me and len(participant.round.question.encode()) > limit:
+            self.counters["refused_question_too_long"] += 1
+            self._drop(rid)
+            return
+        self._outputs(rid, participant, outputs)
+
+    def _drop(self, rid: bytes) -> None:
+        """Forget a participant that never got a valid round (and give its slot back)."""
+        self.participants.pop(rid, None)
+        if rid not in self.askers:
+            self.views.pop(rid, None)
+        self._finish(rid)
+
+    def _join(self, sender: bytes, rid: bytes) -> Participant | None:
+        """A new round from ``sender``: take part if we have an AI and the limits allow."""
+        if self.adapter is None:
+            self.counters["refused_no_ai"] += 1
+            return None
+        if sender != self.me and rid in self.askers:
+            self.counters["bad_round"] += 1  # another's round under the id of one of ours
+            return None
+        if sender != self.me:
+            if not self._limiter.try_acquire(time.monotonic()):
+                self.counters["refused_rate_limited"] += 1
+                return None
+            self._limited.add(rid)
+        participant = Participant(self.key)
+        self.participants[rid] = participant
+        if sender != self.me:  # our own rounds keep the asker's view
+            self.views[rid] = self._new_view(rid, "participant", "", ())
+        return participant
+
+    # --- outputs -----------------------------------------------------------------------
+
+    def _view_of(self, rid: bytes, machine: Machine) -> dict[str, Any] | None:
+        """The view ``machine`` updates: none for our part in our own round (or once forgotten)."""
+        if isinstance(machine, Participant) and rid in self.askers:
+            return None
+        if isinstance(machine, Participant) and machine.round and machine.round.asker == self.me:
+            return None
+        return self.views.get(rid)
+
+    def _outputs(self, rid: bytes, machine: Machine, outputs: list[Output]) -> None:
+        view = self._view_of(rid, machine)
+        changed = False
+        for out in outputs:
+            if isinstance(out, Send):
+                self._send(rid, machine, out)
+            elif isinstance(out, AIRequest) and isinstance(machine, Participant):
+                self._spawn(self._ask_ai(rid, machine, out))
+            elif isinstance(out, Refused):
+                self.counters["refused_messages"] += 1
+            elif view is None:
+                if isinstance(out, RoundCompleted | RoundAborted):
+                    self._finish(rid)
+            elif isinstance(out, StageChanged):
+                view["stage"] = out.stage.value
+                view["stages"].append({"stage": out.stage.value, "at": self.clock()})
+                changed = True
+            elif isinstance(out, FaultRecorded):
+                view["faults"].append(self._fault_json(out))
+                changed = True
+            elif isinstance(out, RoundCompleted):
+                self._completed(rid, view, machine, out.result)
+                changed = True
+            elif isinstance(out, RoundAborted):
+                view["status"], view["error"] = "aborted", out.reason
+                self._finish(rid)
+                changed = True
+        if view is None:
+            return
+        if isinstance(machine, Participant) and machine.round and not view["question"]:
+            view["question"] = machine.round.question
+            view["asker"] = machine.round.asker.hex()
+            view["participants"] = [self._peer_json(p) for p in machine.round.participants]
+            changed = True
+        if changed:
+            self._save(rid, view)
+
+    def _send(self, rid: bytes, machine: Machine, out: Send) -> None:
+        from_asker = isinstance(machine, Asker)
+        direction = TO_PARTICIPANT if from_asker else TO_ASKER
+        datas = [out.data] if from_asker else outgoing(self._fault, self.key, out.data, self._rng)
+        for data in datas:
+            if out.to == self.me:
+                loop = asyncio.get_running_loop()
+                loop.call_soon(self._deliver_safely, self.me, direction, rid, data)
+                continue
+            try:
+                self.links.send(out.to, CHANNEL, wrap(direction, rid, data))
+            except GatewayError as exc:
+                log.info("round %s: could not queue a message: %s", rid.hex()[:8], exc)
+
+    def _deliver_safely(self, sender: bytes, direction: int, rid: bytes, data: bytes) -> None:
+        try:
+            self._deliver(sender, direction, rid, data)
+        except GatewayError as exc:
+            log.warning("round %s: %s", rid.hex()[:8], exc)
+
+    async def _ask_ai(self, rid: bytes, participant: Participant, req: AIRequest) -> None:
+        assert self.adapter is not None
+        started = self.clock()
+        outputs = await fulfil(participant, req, self.adapter, self.clock)
+        view = self.views.get(rid)  # gone when the round ended while the AI was busy
+        if view is not None:
+            view["ai"].append({"task": req.task.value, "seconds": round(self.clock() - started, 3)})
+        self._outputs(rid, participant, outputs)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- results -----------------------------------------------------------------------
+
+    def _completed(
+        self, rid: bytes, view: dict[str, Any], machine: Machine, result: Result
+    ) -> None:
+        view["status"] = result.status.value
+        view["result"] = self._result_json(machine, result)
+        if isinstance(machine, Asker):
+            try:
+                entry = self.memory.put(
+                    result.text or "(no answer)",
+                    space=view.get("space", DEFAULT_SPACE),
+                    topic=RESULT_TOPIC,
+                    tags=["round"],
+                    metadata=self._result_metadata(result),
+                )
+                view["memory_entry"] = entry.id.hex()
+            except GatewayError as exc:
+                view["memory_error"] = str(exc)
+        self._finish(rid)
+
+    def _result_json(self, machine: Machine, result: Result) -> dict[str, Any]:
+        revealed = machine.revealed if isinstance(machine, Asker) else None
+        texts = revealed.by_commitment() if revealed else {}
+        authors = {c: a for a, c in revealed.commitments.items()} if revealed else {}
+        return {
+            "text": result.text,
+            "status": result.status.value,
+            "chair": result.chair.hex() if result.chair else None,
+            "cited": [c.hex() for c in result.cited],
+            "ranked": [
+                {
+                    "commitment": s.commitment.hex(),
+                    "points": s.points,
+                    "ballots": s.ballots,
+                    "answer": texts.get(s.commitment),
+                    "author": self._peer_json(authors[s.commitment])
+                    if s.commitment in authors
+                    else None,
+                }
+                for s in result.scores
+            ],
+            "faults": [f.to_wire() for f in result.faults],
+        }
+
+    def _result_metadata(self, result: Result) -> dict[str, object]:
+        return {
+            "round_id": result.round_id.hex(),
+            "question": result.question[:2000],
+            "status": result.status.value,
+            "chair": result.chair.hex() if result.chair else None,
+            "cited": [c.hex() for c in result.cited],
+            "scores": [[s.commitment.hex(), s.points, s.ballots] for s in result.scores],
+        }
+
+    def _finish(self, rid: bytes) -> None:
+        if rid in self._limited:
+            self._limited.discard(rid)
+            self._limiter.release()
+
+    # --- the loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Close stages at their deadlines; until cancelled."""
+        while True:
+            await asyncio.sleep(TICK)
+            now = self.clock()
+            machines: list[tuple[bytes, Machine]] = [*self.askers.items()]
+            machines += self.participants.items()
+            for rid, machine in machines:
+                try:
+                    self._outputs(rid, machine, machine.tick(now))
+                except GatewayError as exc:
+                    log.warning("round %s: %s", rid.hex()[:8], exc)
+            self._forget_done()
+
+    def _forget_done(self) -> None:
+        """Drop finished machines (their views stay in the database)."""
+        for table in (self.askers, self.participants):
+            done = [rid for rid, m in table.items() if m.stage is Stage.DONE]
+            for rid in done:
+                del table[rid]
+                self.views.pop(rid, None)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- views -------------------------------------------------------------------------
+
+    def _new_view(
+        self, rid: bytes, role: str, question: str, participants: tuple[bytes, ...]
+    ) -> dict[str, Any]:
+        return {
+            "round_id": rid.hex(),
+            "role": role,
+            "asker": self.me.hex() if role == "asker" else None,
+            "question": question,
+            "created": self.clock(),
+            "participants": [self._peer_json(p) for p in participants],
+            "stage": "commit" if role == "asker" else None,
+            "stages": [],
+            "status": "running",
+            "peers": {},
+            "faults": [],
+            "ai": [],
+            "result": None,
+        }
+
+    def _progress(self, rid: bytes, sender: bytes, data: bytes) -> None:
+        try:
+            kind = decode(data).kind.value
+        except ConvergeMessageError:
+            kind = "garbage"
+        self.views[rid]["peers"].setdefault(sender.hex(), []).append(kind)
+
+    def _peer_json(self, peer: bytes) -> dict[str, Any]:
+        return {"id": peer.hex(), "name": "(this node)" if peer == self.me else self.names(peer)}
+
+    def _fault_json(self, out: FaultRecorded) -> dict[str, Any]:
+        return {**out.fault.to_wire(), "name": self.names(out.fault.peer)}
+
+    def _save(self, rid: bytes, view: dict[str, Any]) -> None:
+        try:
+            self.store.save(rid, view["role"], view["created"], view)
+        except GatewayError as exc:
+            log.warning("round %s: could not save its view: %s", rid.hex()[:8], exc)
+
+    def view(self, rid: bytes) -> dict[str, Any]:
+        """The live view of a round (or the saved one)."""
+        return self.views.get(rid) or self.store.get(rid)

@@ -1,0 +1,119 @@
+"""Convergence rounds across five nodes on the private Tor network (scripted adapters).
+
+A asks; B answers honestly; C's AI times out, D sends garbage and E equivocates.
+The council space is shared by A with B..E and by each of them with A only. F is
+a contact of B but not of A: it can neither join nor read A's rounds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.testnet import TestNetwork
+from tests.integration.memory_support import has, memory_node, pair_as, start
+from tests.integration.support import Node, api, gateway_cli, wait_for
+
+QUESTION = "Compute 17 + 25. Reply with the integer."
+TIMES = ("--answer-time", "20", "--reveal-time", "10", "--review-time", "20",
+         "--synthesis-time", "20")  # fmt: skip
+FAULTS = {"b": "none", "c": "timeout", "d": "garbage", "e": "equivocate"}
+NAMES = {"a": "alice", "b": "bob", "c": "carol", "d": "dave", "e": "erin", "f": "frank"}
+
+
+def with_ai(config: Path, fault: str | None, council: list[str] | None) -> Path:
+    data = yaml.safe_load(config.read_text())
+    if fault is not None:
+        data["ai"] = {
+            "adapters": [{"name": "scripted", "kind": "scripted", "accuracy": 1.0,
+                          "fault": fault, "timeout": 5}],
+            "default": "scripted",
+        }  # fmt: skip
+    if council is not None:
+        data["memory"]["spaces"]["council"] = council
+    config.write_text(yaml.safe_dump(data))
+    return config
+
+
+@dataclass
+class Council:
+    nodes: dict[str, Path]
+    started: list[Node]
+
+
+@pytest.fixture(scope="module")
+def council(tmp_path_factory: pytest.TempPathFactory, testnet: TestNetwork) -> Iterator[Council]:
+    folder = tmp_path_factory.mktemp("converge")
+    nodes = {"a": with_ai(memory_node(folder, testnet, "a"), "none", [NAMES[n] for n in "bcde"])}
+    for name, fault in FAULTS.items():
+        nodes[name] = with_ai(memory_node(folder, testnet, name), fault, ["alice"])
+    nodes["f"] = with_ai(memory_node(folder, testnet, "f"), "none", None)
+    started: list[Node] = []
+    try:
+        for config in nodes.values():
+            start(config, started)
+        for name in "bcde":
+            pair_as(nodes["a"], nodes[name], NAMES[name], "alice")
+        pair_as(nodes["b"], nodes["f"], "frank", "bob")
+        yield Council(nodes, started)
+    finally:
+        for node in started:
+            if node.proc.poll() is None:
+                node.proc.kill()
+                node.proc.wait()
+
+
+def converge(config: Path, *args: str) -> tuple[dict[str, Any], str]:
+    """Run a round with the CLI twice over: once as text (progress), then show it as JSON."""
+    text = gateway_cli(config, "converge", QUESTION, *TIMES, *args, timeout=240)
+    rounds = json.loads(gateway_cli(config, "rounds", "list", "--json"))
+    view = json.loads(gateway_cli(config, "rounds", "show", rounds[0]["round_id"], "--json"))
+    return view, text
+
+
+def test_a_round_with_faulty_peers_completes_and_records_each_fault(council: Council) -> None:
+    n = council.nodes
+    view, text = converge(n["a"], "--space", "council")
+    assert view["status"] == "ok", view
+    assert "42" in view["result"]["text"]
+    ranked = view["result"]["ranked"]
+    assert ranked and all(item["answer"] for item in ranked)
+    faults = {(f["name"], f["kind"]) for f in view["faults"]}
+    assert ("carol", "timeout") in faults, faults
+    assert ("dave", "garbage") in faults, faults
+    assert ("erin", "equivocation") in faults, faults
+    assert not any(name in ("bob", None) for name, _ in faults if name == "bob")
+    # the CLI showed progress per stage and per peer, then the answer and rankings
+    for line in ("stage: review", "stage: done", "final answer", "ranked answers", "fault: carol"):
+        assert line in text, text
+    # the signed result is a memory entry in the council space, synced to every participant
+    entry = view["memory_entry"]
+    for name in "bcde":
+        wait_for(lambda c=n[name]: has(c, entry), 180, f"the result in {name}'s memory")
+    got = api(n["b"], "GET", f"/api/v1/memory/{entry}")
+    assert got["space"] == "council" and got["metadata"]["round_id"] == view["round_id"]
+    # participants keep their own view of the round
+    b_rounds = json.loads(gateway_cli(n["b"], "rounds", "list", "--json"))
+    assert [r["round_id"] for r in b_rounds] == [view["round_id"]]
+    assert b_rounds[0]["role"] == "participant" and b_rounds[0]["status"] == "ok"
+
+
+def test_a_non_contact_cannot_join_or_read_a_round(council: Council) -> None:
+    n = council.nodes
+    view, _ = converge(n["a"], "--space", "council", "--with", "bob")
+    assert view["status"] == "ok"
+    ids = {p["id"] for p in view["participants"]}
+    assert len(ids) == 2  # alice herself and bob; frank cannot be named
+    # frank is bob's contact, but he never hears of alice's rounds nor gets their results
+    api(n["b"], "POST", "/api/v1/memory/sync?timeout=60")
+    assert json.loads(gateway_cli(n["f"], "rounds", "list", "--json")) == []
+    assert not has(n["f"], view["memory_entry"])
+    # asking frank by name fails on alice's side: he is not her contact
+    with pytest.raises(AssertionError, match="no contact"):
+        gateway_cli(n["a"], "converge", QUESTION, "--with", "frank", "--no-wait")
