@@ -244,7 +244,10 @@ def main() -> int:
             who = (item.get("author") or {}).get("name") or "?"
             answer = (item.get("answer") or "").replace("\n", " ")[:70]
             print(f"     {i}. {who}: {item['points']} points: {answer}")
-        print(f"   stored in memory as {str(rnd.get('memory_entry'))[:16]}..., synced to bob")
+        entry_id = str(rnd.get("memory_entry"))
+        wait_until(lambda: _api_json(configs["bob"], "memory", "get", entry_id, "--json"), 120,
+                   "the round's result in bob's memory")  # fmt: skip
+        print(f"   stored in alice's memory as {entry_id[:16]}..., and synced to bob's")
 
         step("summary")
         for name in NODES:

@@ -6,16 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.replies import json_error
 from gateway.errors import EntryError, StoreError
 from gateway.memory.hub import SyncFinished
 from gateway.node.memops import MAX_LIST, MemoryService, entry_json, parse_id
 
 PREFIX = "/api/v1/memory"
 MAX_SYNC_TIMEOUT = 600.0
-
-
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 def _int(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -68,12 +65,12 @@ class MemoryRoutes:
         try:
             data = await request.json()
         except ValueError:
-            return _error(400, "bad_request", "expected a JSON object")
+            return json_error(400, "bad_request", "expected a JSON object")
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-            return _error(400, "bad_request", 'expected JSON {"text": "...", ...}')
+            return json_error(400, "bad_request", 'expected JSON {"text": "...", ...}')
         unknown = set(data) - {"text", "space", "topic", "tags", "metadata", "supersedes"}
         if unknown:
-            return _error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
+            return json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
         metadata = data.get("metadata")
         metadata = {} if metadata is None else metadata
         if not isinstance(metadata, dict):
@@ -98,13 +95,13 @@ class MemoryRoutes:
         try:
             return web.json_response(self.memory.get(parse_id(request.match_info["id"])))
         except StoreError as exc:
-            return _error(404, "not_found", str(exc))
+            return json_error(404, "not_found", str(exc))
 
     async def _delete(self, request: web.Request) -> web.Response:
         try:
             entry = self.memory.delete(parse_id(request.match_info["id"]))
         except StoreError as exc:
-            return _error(404, "not_found", str(exc))
+            return json_error(404, "not_found", str(exc))
         return web.json_response(entry_json(entry), status=201)
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -118,7 +115,7 @@ class MemoryRoutes:
     async def _search(self, request: web.Request) -> web.Response:
         text = request.query.get("q", "")
         if not text.strip():
-            return _error(400, "bad_request", "q (the words to search for) is required")
+            return json_error(400, "bad_request", "q (the words to search for) is required")
         entries = self.memory.search(
             text,
             space=request.query.get("space"),

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.replies import json_error
 from gateway.contacts.book import ContactBook
 from gateway.converge.round import StageTimes
 from gateway.errors import RoundError
@@ -13,10 +14,6 @@ from gateway.node.rounds import RoundsService
 
 PREFIX = "/api/v1/rounds"
 STAGES = ("answer", "reveal", "review", "synthesis")
-
-
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 def _times(value: object) -> StageTimes | None:
@@ -48,22 +45,22 @@ class RoundsRoutes:
         try:
             data = await request.json()
         except ValueError:
-            return _error(400, "bad_request", "expected a JSON object")
+            return json_error(400, "bad_request", "expected a JSON object")
         if not isinstance(data, dict) or not isinstance(data.get("question"), str):
-            return _error(400, "bad_request", 'expected JSON {"question": "...", ...}')
+            return json_error(400, "bad_request", 'expected JSON {"question": "...", ...}')
         unknown = set(data) - {"question", "participants", "times", "space"}
         if unknown:
-            return _error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
+            return json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
         names = data.get("participants")
         if names is None:
             peers = [c.identity for c in self.book.list() if c.state.value == "paired"]
         elif isinstance(names, list) and all(isinstance(n, str) for n in names):
             peers = [self.book.find(n).identity for n in names]
         else:
-            return _error(400, "bad_request", '"participants" must be a list of contact names')
+            return json_error(400, "bad_request", '"participants" must be a list of contact names')
         space = data.get("space", "default")
         if not isinstance(space, str):
-            return _error(400, "bad_request", '"space" must be the name of a memory space')
+            return json_error(400, "bad_request", '"space" must be the name of a memory space')
         rid = self.rounds.ask(data["question"], peers, _times(data.get("times")), space)
         return web.json_response(self.rounds.view(rid), status=201)
 
@@ -73,13 +70,13 @@ class RoundsRoutes:
         except ValueError:
             limit = 0
         if not 1 <= limit <= 1000:
-            return _error(400, "bad_request", "limit must be an integer from 1 to 1000")
+            return json_error(400, "bad_request", "limit must be an integer from 1 to 1000")
         return web.json_response({"rounds": self.rounds.store.list(limit)})
 
     async def _show(self, request: web.Request) -> web.Response:
         try:
             rid = self.rounds.store.find(request.match_info["id"])
         except RoundError as exc:
-            return _error(404, "not_found", str(exc))
+            return json_error(404, "not_found", str(exc))
         view: dict[str, Any] = self.rounds.view(rid)
         return web.json_response(view)

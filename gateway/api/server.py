@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from gateway.api.replies import json_error
 from gateway.config.schema import ApiTransport
 from gateway.errors import GatewayError
 from gateway.link.manager import LinkManager
@@ -26,10 +27,6 @@ MAX_BODY = 256 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
-
-
 def _auth_middleware(token: str) -> Any:
     expected = f"Bearer {token}".encode()
 
@@ -37,16 +34,16 @@ def _auth_middleware(token: str) -> Any:
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(given, expected):
-            return _error(401, "unauthorized", "a valid bearer token is required")
+            return json_error(401, "unauthorized", "a valid bearer token is required")
         try:
             return await handler(request)
         except GatewayError as exc:
-            return _error(400, type(exc).__name__, str(exc))
+            return json_error(400, type(exc).__name__, str(exc))
         except web.HTTPException as exc:  # aiohttp's own 404/405/413: JSON like the rest
             if exc.status < 400:
                 raise
             code = exc.reason.lower().replace(" ", "_")
-            return _error(exc.status, code, exc.text or exc.reason)
+            return json_error(exc.status, code, exc.text or exc.reason)
 
     return check
 
@@ -99,9 +96,9 @@ class LocalApi:
             data = await request.json()
             to, text = data["to"], data["text"]
         except (ValueError, KeyError, TypeError):
-            return _error(400, "bad_request", 'expected JSON {"to": contact, "text": "..."}')
+            return json_error(400, "bad_request", 'expected JSON {"to": contact, "text": "..."}')
         if not isinstance(to, str) or not isinstance(text, str):
-            return _error(400, "bad_request", '"to" and "text" must be strings')
+            return json_error(400, "bad_request", '"to" and "text" must be strings')
         contact = self.links.book.find(to)
         msg_id = self.links.send(contact.identity, CHANNEL, encode_text(text))
         return web.json_response({"id": msg_id.hex()}, status=202)
@@ -110,7 +107,7 @@ class LocalApi:
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
-            return _error(400, "bad_request", "after must be an integer")
+            return json_error(400, "bad_request", "after must be an integer")
         messages = [
             {"id": m.id, "from": m.contact.hex(), "received": m.received, "text": m.text}
             for m in self.inbox.list(after=after)
