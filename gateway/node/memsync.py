@@ -75,7 +75,16 @@ class MemorySync:
         return replies
 
     def on_link(self, contact: bytes, up: bool, dialed: bool) -> None:
-        """A link opened (sync if we dialed it) or closed (its sessions end)."""
+        """A link opened (sync if we dialed it) or closed (its sessions end).
+
+        A contact coming online may be one the config names in a space's members that
+        was not a contact when the spaces were last applied, so they are applied again.
+        """
+        if up:
+            try:
+                self._apply_spaces()
+            except GatewayError as exc:
+                log.warning("memory: could not apply the spaces: %s", exc)
         if up and dialed:
             self._pending.add(contact)
         elif not up:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from gateway.config.schema import MemoryConfig
+from gateway.config.schema import MemoryConfig, SpaceConfig
+from gateway.errors import ContactError
 from gateway.memory import merkle
 from gateway.memory.author import append_entry
 from gateway.memory.hub import FROM_INITIATOR, decode_envelope
@@ -52,10 +54,10 @@ async def test_write_syncs_to_online_contacts(net: Net, tmp_path: Path) -> None:
 
 async def test_write_only_reaches_peers_sharing_the_space(net: Net, tmp_path: Path) -> None:
     a, b, c = nodes(net, tmp_path, 3)
+    net.connect(a, b)  # (a link coming up applies the configured spaces: none here)
+    net.connect(a, c)
     a.store.set_space(Space("work", False, frozenset({b.pub})))
     b.store.set_space(Space("work", False, frozenset({a.pub})))
-    net.connect(a, b)
-    net.connect(a, c)
     entry = write(a, "plan", space="work")
     a.sync._tick()
     await settle(net)
@@ -111,12 +113,12 @@ async def test_sync_all_with_nobody_online(net: Net, tmp_path: Path) -> None:
 
 async def test_sync_all_when_no_space_is_shared(net: Net, tmp_path: Path) -> None:
     a, b = nodes(net, tmp_path)
-    a.store.set_space(Space("default", False))
     net.connect(a, b)
     cfg_without_default = MemoryConfig()
     a.sync.cfg = cfg_without_default
     # apply_spaces would share default again: this node's config keeps it private
     a.sync._apply_spaces = lambda: False  # type: ignore[method-assign]
+    a.store.set_space(Space("default", False))
     [result] = await a.sync.sync_all(1.0)
     assert (result.peer, result.error, result.stored) == (b.pub, None, 0)
     assert a.sync.counters["sessions_started"] == 0
@@ -241,3 +243,22 @@ async def test_split_view_reports_are_bounded(net: Net, tmp_path: Path) -> None:
         await a.sync.sync_all(5.0)
     assert b.sync.counters["split_views"] == MAX_SPLIT_VIEWS + 3
     assert len(b.sync.split_views) == MAX_SPLIT_VIEWS
+
+
+async def test_a_contact_coming_online_gets_the_spaces_that_name_it(
+    net: Net, tmp_path: Path
+) -> None:
+    a, b = nodes(net, tmp_path)
+    a.sync.cfg = MemoryConfig(spaces=(SpaceConfig("work", ("bob",)),))
+    a.sync._apply_spaces()
+    assert a.store.space("work") == Space("work", False)  # no contact called bob yet
+
+    class Book:  # bob has just been added
+        def find(self, name: str) -> SimpleNamespace:
+            if name != "bob":
+                raise ContactError(name)
+            return SimpleNamespace(identity=b.pub)
+
+    a.sync.book = Book()  # type: ignore[assignment]
+    net.connect(a, b)
+    assert a.store.space("work") == Space("work", False, frozenset({b.pub}))
