@@ -12,7 +12,10 @@ mapped onto this tree at the I/O boundary where they happen (see
    |- StateError                  the node's state directory or key files
    |   |- KeyFileError            a key file is missing, malformed or too open
    |   |- DatabaseError           the node's SQLite database (node.db)
-   |   +- StoreError              the memory store
+   |   |- StoreError              the memory store
+   |   +- BackupError             a backup archive cannot be made or restored
+   |       |- WrongPassphraseError the passphrase does not open the archive
+   |       +- CorruptArchiveError  not a backup, damaged, truncated or of an unknown version
    |- TorError                    anything about the tor process
    |   |- TorNotFoundError        no tor binary
    |   |- TorLaunchError          tor did not start
@@ -111,6 +114,18 @@ class StateError(GatewayError):
 
 class KeyFileError(StateError):
     """A key file is missing, malformed, or readable by others."""
+
+
+class BackupError(StateError):
+    """A backup archive cannot be written or restored (nothing was overwritten)."""
+
+
+class WrongPassphraseError(BackupError):
+    """The archive is intact but the passphrase does not open it."""
+
+
+class CorruptArchiveError(BackupError):
+    """Not a gateway backup, or damaged, truncated, or of an unsupported format version."""
 
 
 # --- tor -------------------------------------------------------------------

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.converge_cmd",
     "gateway.cli.levels_cmd",
     "gateway.cli.config_cmd",
+    "gateway.cli.backup_cmd",
     "gateway.cli.testnet_cmd",
 )
 
