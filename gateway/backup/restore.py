@@ -80,6 +80,9 @@ def restore_backup(
     _refuse_existing(config_path, target, force=force)
     staging = _stage(archive, target)
     dropped = _check_staged(archive, staging)
+    # until memory syncs with a contact, our own chain head may be older than what we
+    # wrote after the backup: writing now would fork it (see gateway/node/memops.py)
+    write_private(StatePaths(staging).restored_marker, archive.manifest.onion_address.encode())
     replaced = _move_into_place(staging, target)
     try:
         _write_config(config_path, text, force=force)

@@ -76,6 +76,7 @@ class MemoryService:
         supersedes: bytes | None = None,
     ) -> Entry:
         """Write a note (or, with ``supersedes``, a new version of one of ours)."""
+        self._check_not_just_restored()
         if self.store.space(space) is None:
             raise EntryError("wrong_space", f"no space named {space!r} (see memory.spaces)")
         kind, target = Kind.NOTE, bytes(32)
@@ -91,6 +92,7 @@ class MemoryService:
 
     def delete(self, entry_id: bytes) -> Entry:
         """Write a tombstone for one of our entries."""
+        self._check_not_just_restored()
         old = self._own(entry_id)
         entry = append_entry(
             self.store, self.key, timestamp_ms=self._now(old.space), space=old.space,
@@ -147,6 +149,15 @@ class MemoryService:
             "sync": dict(self.sync.counters),
             "last_sync": {p.hex(): t for p, t in self.sync.last_sync.items()},
         }
+
+    def _check_not_just_restored(self) -> None:
+        marker = self.sync.restored_marker
+        if marker is not None and marker.exists():
+            raise StoreError(
+                "this node was restored from a backup and has not synced memory since: entries "
+                "it wrote after the backup may exist at its contacts, so a write now could fork "
+                f"its chain. Run `gateway memory sync` with a contact online (or delete {marker})"
+            )
 
     def _own(self, entry_id: bytes) -> Entry:
         entry = self.store.get(entry_id)

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Protocol
 
 from gateway.config.schema import MemoryConfig
@@ -51,8 +52,11 @@ class MemorySync:
         book: ContactBook,
         cfg: MemoryConfig,
         clock: Callable[[], float] = time.monotonic,
+        restored_marker: Path | None = None,
     ) -> None:
         self.hub = hub
+        #: a file that says the node was restored from a backup and has not synced since
+        self.restored_marker = restored_marker
         self.links = links
         self.book = book
         self.cfg = cfg
@@ -190,6 +194,8 @@ class MemorySync:
             return
         if done.error is None:
             self.last_sync[done.peer] = time.time()
+            if self.restored_marker is not None:
+                self.restored_marker.unlink(missing_ok=True)  # our own chain is current again
         self._resolve(self._by_sid.pop((done.peer, done.sid), []), done)
         if done.peer in self._again:
             self._again.discard(done.peer)

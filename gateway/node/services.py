@@ -119,7 +119,7 @@ class NodeServices:
                 on_contact=on_paired,
             )
             hub = SyncHub(store, keys.signing, lambda: int(time.time() * 1000))
-            sync = MemorySync(hub, links, book, cfg.memory)
+            sync = MemorySync(hub, links, book, cfg.memory, restored_marker=paths.restored_marker)
             registry.register(MEMORY_CHANNEL, sync.handler)
             links.link_hooks.append(sync.on_link)
             memory = MemoryService(store, keys.signing, sync)

@@ -53,6 +53,11 @@ class StatePaths:
         return self.root / "memory.db"
 
     @property
+    def restored_marker(self) -> Path:
+        """Present after ``gateway restore`` until memory has synced with a contact."""
+        return self.root / "restored"
+
+    @property
     def api_token(self) -> Path:
         return self.root / "api.token"
 

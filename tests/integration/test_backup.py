@@ -53,6 +53,7 @@ def test_a_restored_node_keeps_its_address_contacts_and_memory(
         config, "restore", str(archive), "--passphrase-env", PASS_ENV,
         "--state-dir", str(fresh / "state"),
     )  # fmt: skip
+    assert (fresh / "state" / "restored").exists()  # memory writes wait for a first sync
     restored = Node(config)
     nodes.append(restored)
     assert restored.next_address() == onion
@@ -63,6 +64,11 @@ def test_a_restored_node_keeps_its_address_contacts_and_memory(
     opens = api(config, "GET", "/api/v1/status")["link_opens"]
     assert opens and opens[0]["resumed"] is False, opens
 
+    # memory writes wait until a sync brought our own chain up to date (it may have grown
+    # after the backup): the link to b ran one, or this one does
+    state = fresh / "state"
+    gateway_cli(config, "memory", "sync", "--timeout", "60", timeout=90)
+    assert not (state / "restored").exists()
     after = put(config, "written after the restore")["id"]
     wait_for(lambda: has(b, after), 120, "the entry written after the restore synced to b")
     api(config, "POST", "/api/v1/messages", {"to": "bob", "text": "hello after the restore"})

@@ -78,6 +78,7 @@ def test_restore_into_a_fresh_place(source: SourceNode, tmp_path: Path) -> None:
     [(epoch,)] = rows(paths.db, "SELECT epoch FROM link_outbox_senders")
     assert isinstance(epoch, bytes) and len(epoch) == 8 and epoch != source.epoch
     assert not list(state.parent.glob(".state.restore-*"))
+    assert paths.restored_marker.exists()  # memory writes wait for a first sync
 
 
 def test_modes_of_the_restored_state(source: SourceNode, tmp_path: Path) -> None:

@@ -198,3 +198,26 @@ def test_parse_id_refuses(text: str) -> None:
 
 def test_parse_id_accepts_either_case() -> None:
     assert parse_id("AB" * 32) == parse_id("ab" * 32) == b"\xab" * 32
+
+
+async def test_after_a_restore_writes_wait_for_a_sync(tmp_path: Path) -> None:
+    net = Net()
+    a, b = make_node(net, tmp_path, 1), make_node(net, tmp_path, 2)
+    old = MemoryService(a.store, a.key, a.sync)
+    net.connect(a, b)
+    first = old.put("written before the backup")
+    a.sync._tick()
+    await settle(net)
+    later = MemoryService(b.store, a.key, b.sync)  # a's key wrote on after the backup...
+    lost = later.put("written after the backup")  # ...and b holds it; a's copy does not
+    marker = tmp_path / "restored"
+    marker.write_text("x")
+    a.sync.restored_marker = marker
+    with pytest.raises(StoreError, match="restored from a backup"):
+        old.put("would be seq 2 again: a fork")
+    with pytest.raises(StoreError, match="restored from a backup"):
+        old.delete(first.id)
+    [result] = await old.sync_now(5.0)
+    assert result.error is None and not marker.exists()
+    assert lost.id in a.ids()  # our own later entry came back
+    assert old.put("now seq 3").seq == 3
