@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import sys
 
 from gateway.config.loader import load_config
 from gateway.config.preflight import preflight
-from gateway.config.schema import GatewayConfig
+from gateway.logs import setup_logging
 from gateway.node.runner import NodeRunner
-
-LOG_FORMAT = "gateway: %(levelname)s %(name)s: %(message)s"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,19 +23,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def configure_logging(cfg: GatewayConfig) -> None:
-    """Send gateway's own log records to stderr at the configured level."""
-    logger = logging.getLogger("gateway")
-    logger.setLevel(cfg.logging.level.upper())
-    if not any(getattr(h, "_gateway_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        handler._gateway_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-
-
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     preflight(cfg)
-    configure_logging(cfg)
+    setup_logging(cfg.logging.level, cfg.security.policy.log_redaction)
     return asyncio.run(NodeRunner(cfg).run())

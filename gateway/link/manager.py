@@ -35,7 +35,7 @@ from gateway.link.dedupe import Dedupe
 from gateway.link.establish import READ_SIZE, establish
 from gateway.link.gate import BookGatekeeper
 from gateway.link.outbox import Outbox
-from gateway.link.pacer import Pacer
+from gateway.link.pacer import Pacer, Tap
 from gateway.link.peerlink import PeerLink
 from gateway.link.protocol import LinkConnection, LocalNode, Opened, Peer, Role
 from gateway.link.ratelimit import HandshakeLimiter
@@ -103,6 +103,8 @@ class LinkManager:
         self.refetch = refetch
         self.on_contact = on_contact
         self.link_hooks: list[LinkHook] = []
+        #: sees every record a link writes (bytes, whether it is cover): for the metrics
+        self.record_tap: Tap | None = None
         self.clock = clock
         self.outbox = Outbox(db)
         self.dedupe = Dedupe(db)
@@ -318,6 +320,7 @@ class LinkManager:
             writer,
             self.policy,
             on_written=lambda: self.store.wrote_all(opened.identity),
+            tap=self.record_tap,
         )
         link = PeerLink(
             conn,

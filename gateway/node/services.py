@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stem.control import EventType
+
 from gateway.api.memory_routes import MemoryRoutes
 from gateway.api.rounds_routes import RoundsRoutes
 from gateway.api.server import ApiServer, LocalApi
@@ -31,6 +33,7 @@ from gateway.link.manager import LinkManager
 from gateway.link.protocol import LocalNode
 from gateway.memory.hub import SyncHub
 from gateway.memory.store import MemoryStore
+from gateway.metrics import MetricsRoutes, NodeMetrics
 from gateway.node import authwatch
 from gateway.node.inbox import CHANNEL as INBOX_CHANNEL
 from gateway.node.inbox import Inbox
@@ -77,6 +80,7 @@ class NodeServices:
     memory: MemoryService
     rounds: RoundsService
     cfg: GatewayConfig
+    metrics: NodeMetrics
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -94,7 +98,14 @@ class NodeServices:
             book = ContactBook(db, keys.signing_public)
             inbox = Inbox(db)
             registry = ChannelRegistry()
-            registry.register(INBOX_CHANNEL, inbox.handler)
+            metrics = NodeMetrics(  # read at scrape time, so later names are fine
+                links=lambda: links,
+                front=lambda: front,
+                sync=lambda: sync,
+                store=lambda: store,
+                rounds=lambda: rounds,
+            )
+            registry.register(INBOX_CHANNEL, metrics.meter_handler(INBOX_CHANNEL, inbox.handler))
             local = LocalNode(
                 keys.signing,
                 keys.static,
@@ -132,19 +143,22 @@ class NodeServices:
                 answering_adapter(cfg, None),
                 names=lambda peer: c.nickname if (c := book.get(peer)) else None,
             )
-            registry.register(CONVERGE_CHANNEL, rounds.handler)
+            registry.register(
+                CONVERGE_CHANNEL, metrics.meter_handler(CONVERGE_CHANNEL, rounds.handler)
+            )
             expect_proxy = policy.onion_provisioning is OnionProvisioning.TORRC
             front = FrontDoor(links.accept, http_port, expect_proxy_line=expect_proxy)
+            links.record_tap = metrics.on_record
             api = LocalApi(
                 links,
                 inbox,
                 lambda: {"front": dict(front.counters)},
-                [MemoryRoutes(memory), RoundsRoutes(rounds, book)],
+                [MemoryRoutes(memory), RoundsRoutes(rounds, book), MetricsRoutes(metrics)],
             )
             server = ApiServer(
                 api.app(load_api_token(paths)), policy.api_transport, paths.root / API_SOCKET
             )
-            return cls(db, book, links, inbox, front, server, tor, memory, rounds, cfg)
+            return cls(db, book, links, inbox, front, server, tor, memory, rounds, cfg, metrics)
         except BaseException:
             db.close()
             if store is not None:
@@ -167,9 +181,21 @@ class NodeServices:
     def tor_ready(self, control: TorControl, socks_port: int | None) -> None:
         self.tor.control = control
         self.links.set_socks_port(socks_port)
+        self.metrics.set_bootstrap_percent(100)
+        self.tasks.append(asyncio.create_task(self._watch_circuits(control)))
         self.rounds.adapter = answering_adapter(self.cfg, socks_port)
 
+    async def _watch_circuits(self, control: TorControl) -> None:
+        """Count tor's circuit events (CIRC) for the metrics."""
+        try:
+            await control.call(
+                control.stem.add_event_listener, self.metrics.circuit_listener, EventType.CIRC
+            )
+        except GatewayError as exc:
+            log.info("no circuit events for the metrics: %s", exc)
+
     def tor_gone(self) -> None:
+        self.metrics.set_bootstrap_percent(0)
         self.tor.control = None
         self.links.set_socks_port(None)
 

@@ -77,6 +77,7 @@ class Node:
             text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
+        self.address = ""
         self.stderr: list[str] = []
         threading.Thread(
             target=self._pump, args=(self.proc.stdout, self.lines.put), daemon=True
@@ -96,6 +97,7 @@ class Node:
         except queue.Empty:
             raise AssertionError(f"no address within {timeout} s: {self.stderr[-10:]}") from None
         assert line.endswith(".onion") and len(line) == 62, line
+        self.address = line
         return line
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
