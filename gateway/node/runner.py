@@ -29,7 +29,6 @@ from gateway.state.onion_key import OnionKey
 from gateway.state.paths import StatePaths
 from gateway.tor import launch, onion, watchdog
 from gateway.tor.capabilities import is_per_service
-from gateway.tor.display import ProgressDisplay
 from gateway.tor.session import TorSession, start_attached, start_launched
 
 log = logging.getLogger("gateway.node")
@@ -126,6 +125,8 @@ class NodeRunner:
                 raise decision.error()
             log.warning("%s", decision.message)
             self.restarts += 1
+            if self.services is not None:
+                self.services.status.restarts = self.restarts
             await self._until_stopped(self._bring_up(paths, key, front_port))
 
     def request_restart(self) -> None:
@@ -147,7 +148,8 @@ class NodeRunner:
 
     async def _bring_up(self, paths: StatePaths, key: OnionKey, front_port: int) -> None:
         assert self.spec is not None
-        display = ProgressDisplay(self._err)
+        assert self.services is not None
+        display = self.services.status.display(self._err)
         if self.cfg.tor.mode is TorMode.LAUNCH:
             ctx = self._torrc_context(paths, key, front_port)
             self.session = await start_launched(self.cfg, ctx, display)
@@ -169,6 +171,7 @@ class NodeRunner:
                 int(self.spec.target.rsplit(":", 1)[1]),
             ),
         )
+        self.services.status.published(self.spec.onion)
         print(self.spec.onion, file=self._out, flush=True)
         log.info("onion service published")
         self.published.set()
@@ -229,6 +232,7 @@ class NodeRunner:
             session, self.session = self.session, None
             if self.services is not None:
                 self.services.tor_gone()
+                self.services.status.down()
             await session.close()
 
     async def _shutdown(self) -> None:

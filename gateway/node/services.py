@@ -18,9 +18,14 @@ from pathlib import Path
 
 from stem.control import EventType
 
+from gateway.api.config_routes import ConfigRoutes
+from gateway.api.contacts_routes import ContactsRoutes
+from gateway.api.dashboard import DashboardRoutes
+from gateway.api.events import EventBus, EventFeed, EventRoutes, FeedSources
 from gateway.api.memory_routes import MemoryRoutes
 from gateway.api.rounds_routes import RoundsRoutes
-from gateway.api.server import ApiServer, LocalApi
+from gateway.api.server import ApiServer, LocalApi, RouteSet
+from gateway.api.status import NodeStatus
 from gateway.config.schema import GatewayConfig, OnionProvisioning
 from gateway.contacts.book import Contact, ContactBook
 from gateway.contacts.local import install_contact_keys
@@ -81,6 +86,8 @@ class NodeServices:
     rounds: RoundsService
     cfg: GatewayConfig
     metrics: NodeMetrics
+    status: NodeStatus
+    feed: EventFeed
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -149,16 +156,34 @@ class NodeServices:
             expect_proxy = policy.onion_provisioning is OnionProvisioning.TORRC
             front = FrontDoor(links.accept, http_port, expect_proxy_line=expect_proxy)
             links.record_tap = metrics.on_record
+            status = NodeStatus(cfg.security.level)
+            routes: list[RouteSet] = [
+                MemoryRoutes(memory),
+                RoundsRoutes(rounds, book),
+                ContactsRoutes(book, paths, keys, key, policy, cfg.node.name),
+                ConfigRoutes(cfg),
+                MetricsRoutes(metrics),
+                DashboardRoutes(),
+            ]
             api = LocalApi(
-                links,
-                inbox,
-                lambda: {"front": dict(front.counters)},
-                [MemoryRoutes(memory), RoundsRoutes(rounds, book), MetricsRoutes(metrics)],
+                links, inbox, lambda: {"front": dict(front.counters)}, routes, node=status
             )
+            bus = EventBus()
+            sources = FeedSources(
+                status=api.status_json, peers=api.peers_json, memory=memory.stats, rounds=rounds
+            )
+            feed = EventFeed(bus, sources)
+            routes.append(EventRoutes(bus, feed))  # read when the app is made, just below
             server = ApiServer(
-                api.app(load_api_token(paths)), policy.api_transport, paths.root / API_SOCKET
+                api.app(load_api_token(paths)),
+                policy.api_transport,
+                paths.root / API_SOCKET,
+                host=cfg.http.host,
             )
-            return cls(db, book, links, inbox, front, server, tor, memory, rounds, cfg, metrics)
+            return cls(
+                db, book, links, inbox, front, server, tor, memory, rounds, cfg, metrics, status,
+                feed,
+            )  # fmt: skip
         except BaseException:
             db.close()
             if store is not None:
@@ -172,6 +197,7 @@ class NodeServices:
         await self.links.start()
         self.tasks.append(asyncio.create_task(self.memory.sync.run(), name="memory-sync"))
         self.tasks.append(asyncio.create_task(self.rounds.run(), name="rounds"))
+        self.tasks.append(asyncio.create_task(self.feed.run(), name="event-feed"))
         return port
 
     def watch_client_auth(self, folders: tuple[Path, ...], on_change: Callable[[], None]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gateway.api.status import NodeStatus
 from gateway.config.levels import POLICIES
 from gateway.config.schema import (
     GatewayConfig,
@@ -67,6 +68,7 @@ class FakeServices:
         self.ready: list[int | None] = []
         self.closed = False
         self.api = type("Api", (), {"endpoint": "http://127.0.0.1:1"})()
+        self.status = NodeStatus(Level.STANDARD)  # what the API's status route shows
 
     async def start(self) -> int:
         return 8181
@@ -152,6 +154,8 @@ async def test_publish_print_and_stop(tmp_path: Path, world: World) -> None:
     assert node.spec is not None and node.spec.target == "127.0.0.1:8181"  # the front door
     runtime = json.loads((tmp_path / "state" / "node.json").read_text())
     assert runtime["socks_port"] == 9050 and runtime["api"] == "http://127.0.0.1:1"
+    status = world.services.status.as_json()  # what GET /api/v1/status shows
+    assert status["onion"] == f"{ADDR}.onion" and status["level"] == "standard"
     node.stop()
     assert await asyncio.wait_for(task, 5) == 0
     assert world.removed == 1 and world.sessions[0].closed
@@ -171,6 +175,7 @@ async def test_restart_republishes_same_address(tmp_path: Path, world: World) ->
     node.stop()
     assert await asyncio.wait_for(task, 5) == 0
     assert node.restarts == 2 and world.added == 3
+    assert world.services.status.as_json()["tor_restarts"] == 2
     assert out.getvalue().splitlines() == [f"{ADDR}.onion"] * 3
     assert all(s.closed for s in world.sessions)
 
