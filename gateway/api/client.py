@@ -26,6 +26,15 @@ def call(
     return asyncio.run(_request(info.api, token, method, path, body, timeout))
 
 
+def node_running(cfg: GatewayConfig) -> bool:
+    """Whether a node runs with ``cfg``'s state directory (so commands go through its API)."""
+    try:
+        read_runtime(StatePaths(cfg.node.state_dir))
+    except StateError:
+        return False
+    return True
+
+
 async def _request(
     endpoint: str, token: str, method: str, path: str, body: Any, timeout: float
 ) -> Any:

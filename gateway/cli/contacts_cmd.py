@@ -6,7 +6,9 @@ import argparse
 import datetime
 import json
 import time
+import urllib.parse
 
+from gateway.api.client import call, node_running
 from gateway.config.loader import load_config
 from gateway.contacts.book import Contact, ContactBook, revocation_for
 from gateway.contacts.local import apply_revocation, install_contact_keys, open_book
@@ -37,6 +39,14 @@ def _open(args: argparse.Namespace) -> tuple[StatePaths, ContactBook, bool]:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if node_running(cfg):
+        body = {"invite": args.invite, "nickname": args.nickname}
+        added = call(cfg, "POST", "/api/v1/contacts", {k: v for k, v in body.items() if v})
+        name = added["nickname"] or "(no nickname)"
+        print(f"added {name} ({added['id'][:16]}): pending until the first connection")
+        print(f"onion: {added['onion']}")
+        return 0
     paths, book, client_auth = _open(args)
     with book:
         contact = book.add_contact(
@@ -49,7 +59,11 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    _, book, _ = _open(args)
+    cfg = load_config(args.config)
+    if node_running(cfg) and args.json:
+        print(json.dumps(call(cfg, "GET", "/api/v1/contacts")["contacts"], indent=2))
+        return 0
+    _, book, _ = _open(args)  # reading works beside a running node (SQLite WAL)
     with book:
         contacts = book.list()
     if args.json:
@@ -62,6 +76,16 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if node_running(cfg):
+        reply = call(cfg, "DELETE", f"/api/v1/contacts/{urllib.parse.quote(args.contact)}")
+        removed = reply["removed"]
+        print(f"removed {removed['nickname'] or '(no nickname)'} ({removed['id'][:16]})")
+        if reply["auth_removed"]:
+            print("revoked its client authorization (takes effect when tor reloads: SIGHUP)")
+        if reply["auth_private_removed"]:
+            print("deleted the client-auth key for its onion service")
+        return 0
     paths, book, _ = _open(args)
     with book:
         contact = book.find(args.contact)

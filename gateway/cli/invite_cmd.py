@@ -9,7 +9,9 @@ import re
 import sys
 import time
 
+from gateway.api.client import call, node_running
 from gateway.config.loader import load_config
+from gateway.config.schema import GatewayConfig
 from gateway.contacts.client_auth import ClientAuthKey
 from gateway.contacts.invite import MAX_NICKNAME_BYTES, Invite
 from gateway.contacts.local import authorize, open_book
@@ -55,6 +57,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
+    if node_running(cfg):  # the running node makes it (its database, its tor's client auth)
+        body = {"expires_in": args.expires, "label": args.label, "nickname": args.nickname}
+        _show(args, call(cfg, "POST", "/api/v1/invites", body))
+        return 0
+    _show(args, make_invite_here(args, cfg))
+    return 0
+
+
+def make_invite_here(args: argparse.Namespace, cfg: GatewayConfig) -> dict[str, object]:
+    """Make the invite in the node's database directly (no node running)."""
     paths = StatePaths(cfg.node.state_dir)
     keys = IdentityKeys.load(paths)
     onion = OnionKey.load(paths.onion_key)
@@ -75,13 +87,16 @@ def run(args: argparse.Namespace) -> int:
         )
     if invite.client_auth_private is not None:
         authorize(paths, ClientAuthKey(invite.client_auth_private).public)
+    return invite_json(invite, args.label)
+
+
+def _show(args: argparse.Namespace, data: dict[str, object]) -> None:
     if args.json:
-        print(json.dumps(invite_json(invite, args.label), indent=2))
-    else:
-        print(_text(invite), end="")
-        if not args.no_qr and sys.stdout.isatty():
-            print(render_qr(qr_payload(invite.link)), end="")
-    return 0
+        print(json.dumps(data, indent=2))
+        return
+    print(_text(data), end="")
+    if not args.no_qr and sys.stdout.isatty():
+        print(render_qr(qr_payload(str(data["link"]))), end="")
 
 
 def _clip(name: str) -> str:
@@ -108,14 +123,14 @@ def invite_json(invite: Invite, label: str | None) -> dict[str, object]:
     }
 
 
-def _text(invite: Invite) -> str:
+def _text(invite: dict[str, object]) -> str:
     lines = [
-        f"invite (single use, valid until {_utc(invite.expires)}):",
-        invite.text,
+        f"invite (single use, valid until {invite['expires_utc']}):",
+        str(invite["invite"]),
         "",
-        f"link: {invite.link}",
+        f"link: {invite['link']}",
     ]
-    if invite.client_auth_private is not None:
+    if invite["client_auth"]:
         lines.append("client authorization: a key for the invitee is in the invite")
     lines.append("give it to one person over a channel you trust; they run: gateway contacts add")
     return "\n".join(lines) + "\n"
