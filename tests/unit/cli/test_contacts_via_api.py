@@ -1,4 +1,4 @@
-"""With a node running, `gateway invite` and `gateway contacts add|list|remove` go through its API."""
+"""With a node running, `gateway invite` and `gateway contacts ...` go through its API."""
 
 from __future__ import annotations
 
