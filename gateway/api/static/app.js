@@ -24,6 +24,7 @@ const state = {
   traffic: new Traffic(),
   round: null, // the round shown
   rounds: new Map(), // id -> newest view
+  list: [], // the recent rounds' summaries, newest first
 };
 
 function setConnection(text) {
@@ -74,9 +75,27 @@ function applySyncResult(r) {
     : `synced with ${who}: ${r.stored ?? 0} stored, ${r.refused ?? 0} refused`);
 }
 
+const SUMMARY = ["round_id", "role", "question", "stage", "status", "created"];
+
+// The recent rounds (from REST), with the live views' newer stage and status.
+function applyRoundList(rounds) {
+  state.list = rounds.map((r) => {
+    const live = state.rounds.get(r.round_id);
+    return live && r.status === "running" ? summary(live) : r;
+  });
+  renderRoundList(state.list, pickRound);
+}
+
+function summary(view) {
+  return Object.fromEntries(SUMMARY.map((k) => [k, view[k]]));
+}
+
 function applyRound(view) {
   if (!view || !view.round_id) return;
   state.rounds.set(view.round_id, view);
+  const others = state.list.filter((r) => r.round_id !== view.round_id);
+  state.list = [summary(view), ...others].sort((a, b) => b.created - a.created).slice(0, 20);
+  renderRoundList(state.list, pickRound);
   if (state.round === null && view.role === "asker") state.round = view.round_id;
   if (state.round === view.round_id) renderRound(view);
 }
@@ -140,7 +159,7 @@ async function poll() {
     applyStatus(status);
     applyPeers(peers.peers || [], Date.now() / 1000);
     applyMemory(memory);
-    renderRoundList(rounds.rounds || [], pickRound);
+    applyRoundList(rounds.rounds || []);
     showConnection(true);
   } catch (err) {
     if (err instanceof Unauthorized) return logout("The token was refused; log in again.");

@@ -93,7 +93,9 @@ export function drawLink(figure, link) {
     svg.append(el("path", { d: path(pts, "payload", x, y), class: "line payload" }));
     const label = el("text", { x: WIDTH - PAD, y: 14, class: "scale", "text-anchor": "end" });
     label.textContent = `${humanBytes(top)}/s`;
-    svg.append(label);
+    const since = el("text", { x: PAD + 2, y: HEIGHT - PAD - 2, class: "scale" });
+    since.textContent = new Date(t0 * 1000).toLocaleTimeString();
+    svg.append(label, since);
   }
   const old = figure.querySelector("svg");
   if (old) old.replaceWith(svg);
