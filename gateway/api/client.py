@@ -35,9 +35,30 @@ def node_running(cfg: GatewayConfig) -> bool:
     return True
 
 
+#: how often a request refused with 429 (rate limited) is tried again, and the longest wait
+RATE_LIMIT_RETRIES = 8
+MAX_RETRY_AFTER = 5.0
+
+
 async def _request(
     endpoint: str, token: str, method: str, path: str, body: Any, timeout: float
 ) -> Any:
+    """One request; a 429 answer is retried after its Retry-After (a few times)."""
+    for _ in range(RATE_LIMIT_RETRIES):
+        status, data, retry_after = await _once(endpoint, token, method, path, body, timeout)
+        if status != 429:
+            break
+        await asyncio.sleep(min(retry_after, MAX_RETRY_AFTER))
+    if status >= 400:
+        error = data.get("error", {}) if isinstance(data, dict) else {}
+        raise ApiError(f"{error.get('code', status)}: {error.get('message', '')}")
+    return data
+
+
+async def _once(
+    endpoint: str, token: str, method: str, path: str, body: Any, timeout: float
+) -> tuple[int, Any, float]:
+    """(status, decoded JSON, Retry-After seconds) of one request."""
     if endpoint.startswith("unix:"):
         connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=endpoint[len("unix:") :])
         base = "http://localhost"
@@ -51,9 +72,10 @@ async def _request(
             http.request(method, base + path, json=body, headers=headers) as resp,
         ):
             data = await resp.json()
+            try:
+                retry_after = float(resp.headers.get("Retry-After", "1"))
+            except ValueError:
+                retry_after = 1.0
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         raise ApiError(f"the node's API at {endpoint} did not answer: {exc}") from exc
-    if resp.status >= 400:
-        error = data.get("error", {}) if isinstance(data, dict) else {}
-        raise ApiError(f"{error.get('code', resp.status)}: {error.get('message', '')}")
-    return data
+    return resp.status, data, max(0.05, retry_after)

@@ -20,8 +20,8 @@ MAX_CLIENTS = 1024
 class RateLimit:
     """``rate`` requests per second on average, bursts of up to ``burst``."""
 
-    rate: float = 50.0
-    burst: int = 200
+    rate: float = 200.0
+    burst: int = 400
 
     def __post_init__(self) -> None:
         if not self.rate > 0 or self.burst < 1:

@@ -77,3 +77,30 @@ def verify(config: Path) -> dict[str, Any]:
 def ids(config: Path, space: str = "default", limit: int = 1000) -> set[str]:
     entries = api(config, "GET", f"/api/v1/memory?space={space}&limit={limit}")["entries"]
     return {e["id"] for e in entries}
+
+
+def metrics(config: Path) -> dict[str, float]:
+    """The node's /metrics (through its API, with the token), as {sample with labels: value}."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from gateway.config.loader import load_config
+    from gateway.node.runtime_file import read_runtime
+    from gateway.state.keys import load_api_token
+    from gateway.state.paths import StatePaths
+
+    paths = StatePaths(load_config(config).node.state_dir)
+    request = urllib.request.Request(
+        read_runtime(paths).api + "/metrics",
+        headers={"Authorization": f"Bearer {load_api_token(paths)}"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return out

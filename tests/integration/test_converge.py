@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from gateway.testnet import TestNetwork
-from tests.integration.memory_support import has, memory_node, pair_as, start
+from tests.integration.memory_support import has, memory_node, metrics, pair_as, start
 from tests.integration.support import Node, api, gateway_cli, wait_for
 
 QUESTION = "Compute 17 + 25. Reply with the integer."
@@ -102,6 +102,13 @@ def test_a_round_with_faulty_peers_completes_and_records_each_fault(council: Cou
     b_rounds = json.loads(gateway_cli(n["b"], "rounds", "list", "--json"))
     assert [r["round_id"] for r in b_rounds] == [view["round_id"]]
     assert b_rounds[0]["role"] == "participant" and b_rounds[0]["status"] == "ok"
+    # the asker's Prometheus metrics saw the round, its links, their padding and tor
+    seen = metrics(n["a"])
+    assert seen["gateway_round_latency_seconds_count"] >= 1
+    assert seen["gateway_link_bytes_total{kind=payload}"] > 0
+    assert seen["gateway_link_bytes_total{kind=padding}"] > 0
+    assert seen["gateway_channel_messages_total{channel=converge,direction=in}"] > 0
+    assert seen["gateway_peers_online"] == 4 and seen["gateway_tor_bootstrap_percent"] == 100
 
 
 def test_a_non_contact_cannot_join_or_read_a_round(council: Council) -> None:
