@@ -48,7 +48,9 @@ OTHERS_LEVEL = logging.WARNING
 
 _ALNUM = "A-Za-z0-9"
 _INVITE = re.compile(r"(?:gateway:invite/)?gw\d+:[a-z2-7]+", re.IGNORECASE)
-_ONION = re.compile(rf"(?<![{_ALNUM}])[a-z2-7]{{56}}(?:\.onion)?(?![{_ALNUM}])", re.IGNORECASE)
+# lowercase, as tor writes them: a mixed-case run of 56 inside a base64 key is not an onion
+# (cutting it out would leave the key's ends behind); an upper-case one is base32 below
+_ONION = re.compile(rf"(?<![{_ALNUM}])[a-z2-7]{{56}}(?:\.onion)?(?![{_ALNUM}])")
 #: a run that could be an IPv6 address (at most 45 characters: bounded work on any input)
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f:.]{2,45}(?![\w:])")
 _IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d)")

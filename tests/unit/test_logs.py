@@ -314,3 +314,9 @@ def test_filter_alone_changes_the_record_in_place(onion: str) -> None:
     assert RedactionFilter(ALWAYS).filter(record)
     assert record.getMessage() == f"x {SCRUBBED}" and record.args is None
     assert isinstance(redact(1), Secret)
+
+
+def test_a_base64_key_holding_an_onion_like_run_is_scrubbed_whole() -> None:
+    # found by hypothesis: 56 base32 characters (mixed case) between '+' and '/' in a key
+    key = "y47N7ql4+74w27PI5cBdcT5BfbocuSzueFGGQ6OwSAGFjdoNjg7o5JbMq6Rj2QMSN/BET3ziWyeWR7ke"
+    assert scrub(f"k={key},") == f"k={SCRUBBED},"
