@@ -19,7 +19,9 @@ ratchet). One difference is left in ``doubleratchet``'s favour: its messages sta
 encoding theirs would add about 1 us per message (under 1 %).
 
 Prints JSON: microseconds per message and ratios. Targets: ours >= 10x faster
-than doubleratchet, ours <= 3x the floor at 1 KiB (symmetric step).
+than doubleratchet, ours <= 3x the floor at 1 KiB (symmetric step). The 10x target is
+judged on the median of 9 rounds, each measuring both sides back to back (best of 5
+runs each), so that load from other processes cannot decide it either way.
 
 Usage: ``python bench/session.py [--quick]``
 """
@@ -30,6 +32,7 @@ import asyncio
 import hmac
 import json
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -200,6 +203,18 @@ def _best_us(
     return min(fn(count, payload, alt) for _ in range(runs)) / count * 1e6
 
 
+def _target_ratios(rounds: int, count: int) -> list[float]:
+    """The 1 KiB symmetric speed-up, measured ``rounds`` times with both sides back to back
+    (so a burst of load from another process hits one pair, not the whole comparison)."""
+    payload = os.urandom(1024)
+    ratios = []
+    for _ in range(rounds):
+        ours = _best_us(bench_ours, count, payload, False)
+        dr = _best_us(bench_doubleratchet, max(20, count // 10), payload, False)
+        ratios.append(dr / ours)
+    return ratios
+
+
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     results: dict[str, Any] = {"unit": "microseconds per message (encrypt + decrypt)"}
@@ -230,9 +245,13 @@ def main(argv: list[str]) -> int:
             }
         results[pattern] = rows
     sym = results["symmetric"]["1024"]
+    ratios = sorted(_target_ratios(3 if quick else 9, 200 if quick else 1000))
+    median = statistics.median(ratios)
     results["targets"] = {
         "symmetric_1KiB_speedup_vs_doubleratchet": sym["speedup_vs_doubleratchet"],
-        "symmetric_1KiB_speedup_min_10x_met": target_row[1] / target_row[0] >= 10,
+        "symmetric_1KiB_speedup_rounds": [round(r, 2) for r in ratios],
+        "symmetric_1KiB_speedup_median": round(median, 2),
+        "symmetric_1KiB_speedup_min_10x_met": median >= 10,
         "symmetric_1KiB_ratio_to_floor": sym["ratio_to_floor"],
         "symmetric_1KiB_ratio_to_floor_max_3x_met": target_row[0] / target_row[2] <= 3,
         "dh_step_1KiB_speedup_vs_doubleratchet": results["dh_step"]["1024"][
