@@ -10,7 +10,12 @@ circuit, behind the same front door. Reported per level:
 - padding overhead: bytes on the wire / payload bytes
 - a k-NN classifier (record sizes and timings, leave-one-out) telling three kinds of
   traffic apart: chance (1/3) is the target at PARANOID; at HIGH its advantage over
-  chance should be at most half of STANDARD's
+  chance should be at most half of STANDARD's; with the bytes per second each kind
+  puts on the wire (what the cover costs)
+
+The onion side (raw HTTP server and link responder) runs in a child process with
+its own event loop (``--serve``), so neither end's work delays the other's ticks;
+both ends open received records only in their pacer's window after a tick.
 
 Run: ``.venv/bin/python bench/link.py [--quick] [--testnet DIR]``; prints JSON.
 """
@@ -34,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import stem.control
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -124,9 +130,10 @@ class Responder:
             pacer = Pacer(conn, writer, self.policy)
             task = asyncio.create_task(pacer.run())
             try:
-                for event in early:
-                    self._on(event, pacer)
+                for payload in early:
+                    self._on(payload, pacer)
                 while data := await reader.read(READ_SIZE):
+                    await pacer.receive_turn()  # opening stores the session: not on a tick
                     for event in conn.receive(data):
                         if isinstance(event, PayloadReceived):
                             self._on(event, pacer)
@@ -163,6 +170,7 @@ class Initiator:
 
         async def read() -> None:
             while data := await reader.read(READ_SIZE):
+                await pacer.receive_turn()
                 for event in conn.receive(data):
                     if isinstance(event, PayloadReceived):
                         inbox.put_nowait(event.data)
@@ -300,9 +308,13 @@ def knn_accuracy(samples: list[tuple[list[float], str]], k: int = 3) -> float:
     return right / len(norm)
 
 
-async def classify(init: Initiator, per_kind: int, seconds: float) -> float:
+async def classify(
+    init: Initiator, per_kind: int, seconds: float
+) -> tuple[float, dict[str, float]]:
+    """The k-NN accuracy, and the mean bytes per second written for each kind (the cost)."""
     rng = random.Random(7)
     samples: list[tuple[list[float], str]] = []
+    rates: dict[str, list[float]] = {"chat": [], "sync": [], "bulk": []}
     for _ in range(per_kind):
         for kind in ("chat", "sync", "bulk"):
             trace = Trace()
@@ -312,20 +324,25 @@ async def classify(init: Initiator, per_kind: int, seconds: float) -> float:
                 await workload(kind, pacer, seconds, rng)
                 await asyncio.sleep(0.2)
                 samples.append((features(trace, start, seconds), kind))
+                written = sum(n for t, n in trace.writes if start <= t <= start + seconds)
+                rates[kind].append(written / seconds)
             finally:
                 close()
     if os.environ.get("BENCH_LINK_DUMP"):
         with open(os.environ["BENCH_LINK_DUMP"], "a") as dump:
             dump.write(json.dumps(samples) + "\n")
-    return knn_accuracy(samples)
+    return knn_accuracy(samples), {k: statistics.fmean(v) for k, v in rates.items()}
 
 
 # --- the run -------------------------------------------------------------------------
 
 
-async def bench_level(
-    level: Level, host: TorClient, client: TorClient, folder: Path, quick: bool
-) -> dict[str, object]:
+async def serve_host(args: argparse.Namespace) -> None:
+    """The onion side, in its own process: raw HTTP and the responder behind one front door.
+
+    Prints one JSON line (onion, responder keys), serves until stdin closes.
+    """
+    level = Level(args.serve)
     policy = POLICIES[level]
     app = web.Application(client_max_size=64 << 20)
 
@@ -343,22 +360,71 @@ async def bench_level(
     await site.start()
     http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-    client_side = make_side("a" * 55 + "d", policy, folder / f"{level.value}-a")
-    placeholder = make_side("b" * 55 + "d", policy, folder / f"{level.value}-b")
-    responder = Responder(placeholder, policy, raw(client_side.local.identity))
+    side = make_side("b" * 55 + "d", policy, Path(args.folder))
+    responder = Responder(side, policy, bytes.fromhex(args.initiator))
     front = FrontDoor(responder.accept, http_port, expect_proxy_line=False)
     port = await front.start()
-    ctl = host.connect()
+    ctl = stem.control.Controller.from_socket_file(args.control)
+    ctl.authenticate()
     service = await asyncio.to_thread(
         ctl.create_ephemeral_hidden_service, {80: f"127.0.0.1:{port}"},
         await_publication=True, timeout=90,
     )  # fmt: skip
     onion = service.service_id
-    responder.side.local = LocalNode(
-        placeholder.local.identity, placeholder.local.static, onion,
-        placeholder.local.options, placeholder.local.post_quantum,
+    local = side.local
+    side.local = LocalNode(local.identity, local.static, onion, local.options, local.post_quantum)
+    hello = {
+        "onion": onion,
+        "identity": raw(local.identity).hex(),
+        "static": raw(local.static).hex(),
+    }
+    print(json.dumps(hello), flush=True)
+    try:
+        await asyncio.to_thread(sys.stdin.read)  # until the bench closes our stdin
+    finally:
+        await asyncio.to_thread(ctl.remove_ephemeral_hidden_service, onion)
+        ctl.close()
+        await front.stop()
+        await runner.cleanup()
+
+
+async def start_host(
+    level: Level, host: TorClient, folder: Path, initiator: bytes
+) -> tuple[asyncio.subprocess.Process, Peer]:
+    """Start :func:`serve_host` in a child process (its own event loop); it and the peer."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", level.value, "--control", str(host.control_socket),
+        "--folder", str(folder), "--initiator", initiator.hex(),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    peer = Peer(raw(placeholder.local.identity), raw(placeholder.local.static), onion)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 180)
+    if not line:
+        raise RuntimeError(f"the host process exited ({await proc.wait()})")
+    hello = json.loads(line)
+    peer = Peer(bytes.fromhex(hello["identity"]), bytes.fromhex(hello["static"]), hello["onion"])
+    return proc, peer
+
+
+async def stop_host(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), 60)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def bench_level(
+    level: Level, host: TorClient, client: TorClient, folder: Path, quick: bool
+) -> dict[str, object]:
+    policy = POLICIES[level]
+    client_side = make_side("a" * 55 + "d", policy, folder / f"{level.value}-a")
+    proc, peer = await start_host(
+        level, host, folder / f"{level.value}-b", raw(client_side.local.identity)
+    )
+    onion = peer.onion
     init = Initiator(client_side, policy, peer, client.socks_port)
     try:
         total = (256 << 10 if quick else 4 << 20) if level is not Level.PARANOID else 48 << 10
@@ -367,11 +433,9 @@ async def bench_level(
         link_rtts = await link_rtt(init, n_rtt)
         raw_tp = await raw_bulk(client.socks_port, onion, total)
         link_tp = await link_bulk(init, total, 32 << 10, level)
-        accuracy = await classify(init, 4 if quick else 10, 2.0 if quick else 3.0)
+        accuracy, rates = await classify(init, 4 if quick else 10, 2.0 if quick else 3.0)
     finally:
-        await asyncio.to_thread(ctl.remove_ephemeral_hidden_service, onion)
-        await front.stop()
-        await runner.cleanup()
+        await stop_host(proc)
     raw_med, link_med = statistics.median(raw_rtts), statistics.median(link_rtts)
     return {
         "bulk_bytes": total,
@@ -383,6 +447,7 @@ async def bench_level(
         "rtt_ratio": round(link_med / raw_med, 3),
         "padding_overhead": round(link_tp["overhead"], 3),
         "classifier_accuracy": round(accuracy, 3),
+        "classifier_wire_kB_per_s": {k: round(v / 1000, 1) for k, v in rates.items()},
     }
 
 
@@ -421,12 +486,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--serve", help=argparse.SUPPRESS)  # the host process (internal)
+    parser.add_argument("--control", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--initiator", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smaller transfers and fewer traces")
     parser.add_argument("--testnet", type=Path, help="reuse a running private network")
     parser.add_argument(
         "--levels", type=Level, nargs="+", default=list(Level), help="levels to run (default all)"
     )
-    print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve_host(args))
+        return
+    print(json.dumps(asyncio.run(main_async(args)), indent=2))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ an injected :class:`random.Random`. One scheduler per link, made at link start.
   with ``t ~ Rayleigh(w)``, ``w ~ U[w_min, w_max]``; then an idle timer: after
   ``U[idle_min, idle_max]`` seconds without traffic, one dummy. Dummies beyond
   ``budget_bytes_per_minute`` (any 60 s window) are dropped and counted.
+  With ``CoverSettings.shaping`` set (the default), the ``front`` mode also
+  molds real traffic into bursts of equal slots (:mod:`gateway.link.shaping`);
+  the FRONT dummies due during a burst are absorbed by it (:meth:`skip`).
 * ``constant_rate`` (:class:`ConstantRateScheduler`): a tick every ``interval``;
   at each tick exactly one record goes out: the oldest queued real one, else a
   dummy. The queue is bounded: a full queue raises QueueFullError (backpressure).
@@ -25,6 +28,7 @@ from typing import Generic, Protocol, TypeVar
 
 from gateway.config.schema import CoverTraffic, Level, SecurityPolicy
 from gateway.errors import LinkError, QueueFullError
+from gateway.link.shaping import ShapingConfig
 
 #: the window of the FRONT bandwidth budget, seconds
 BUDGET_WINDOW = 60.0
@@ -78,18 +82,25 @@ class ConstantRateConfig:
 
 @dataclass(frozen=True)
 class CoverSettings:
-    """The cover parameters of a level (used by whichever mode the policy selects)."""
+    """The cover parameters of a level (used by whichever mode the policy selects).
+
+    ``shaping``: burst molding (:mod:`gateway.link.shaping`) on top of the
+    ``front`` mode; ``None`` leaves records to go out as sealed.
+    """
 
     front: FrontConfig
     constant: ConstantRateConfig
+    shaping: ShapingConfig | None = None
 
 
 #: defaults per level; a level that does not use a mode still has values for overrides
 COVER_DEFAULTS: dict[Level, CoverSettings] = {
-    Level.STANDARD: CoverSettings(FrontConfig(), ConstantRateConfig(interval=1.0)),
-    Level.HIGH: CoverSettings(FrontConfig(), ConstantRateConfig(interval=1.0)),
+    Level.STANDARD: CoverSettings(FrontConfig(), ConstantRateConfig(interval=1.0), ShapingConfig()),
+    Level.HIGH: CoverSettings(FrontConfig(), ConstantRateConfig(interval=1.0), ShapingConfig()),
     Level.PARANOID: CoverSettings(
-        FrontConfig(n_max=24, budget_bytes_per_minute=32 * 1024), ConstantRateConfig()
+        FrontConfig(n_max=24, budget_bytes_per_minute=32 * 1024),
+        ConstantRateConfig(),
+        ShapingConfig(),
     ),
 }
 
@@ -111,6 +122,9 @@ class CoverScheduler(Protocol):
     def note_real(self, now: float) -> None:
         """A real record was sent at ``now``."""
 
+    def skip(self, now: float) -> None:
+        """Drop the dummies due by ``now``: a shaped burst's padding already covered them."""
+
 
 class NoCover:
     """No cover traffic."""
@@ -124,6 +138,9 @@ class NoCover:
         return 0
 
     def note_real(self, now: float) -> None:
+        """Nothing to do."""
+
+    def skip(self, now: float) -> None:
         """Nothing to do."""
 
 
@@ -141,6 +158,7 @@ class FrontScheduler:
         self._window: collections.deque[float] = collections.deque()
         self.sent = 0
         self.dropped = 0
+        self.absorbed = 0
 
     def _idle_interval(self) -> float:
         return self._rng.uniform(self.config.idle_min, self.config.idle_max)
@@ -179,6 +197,13 @@ class FrontScheduler:
     def note_real(self, now: float) -> None:
         """Real traffic: the idle timer starts again."""
         self._idle_at = now + self._idle_interval()
+
+    def skip(self, now: float) -> None:
+        """Drop the burst dummies due by ``now`` and restart the idle timer (not counted)."""
+        while self._burst and self._burst[0] <= now:
+            self._burst.popleft()
+            self.absorbed += 1
+        self.note_real(now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,9 @@ class PeerLink:
             data = await self.reader.read(READ_SIZE)
             if not data:
                 return
+            # on a paced link, open (and persist) what arrived only right after a tick,
+            # so that the work never delays our own next write
+            await self.pacer.receive_turn()
             for event in self.conn.receive(data):
                 if isinstance(event, PayloadReceived):
                     self._on_payload(event.data)

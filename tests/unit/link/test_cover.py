@@ -15,6 +15,7 @@ from gateway.config.schema import Level
 from gateway.errors import LinkError, QueueFullError
 from gateway.link.cover import (
     BUDGET_WINDOW,
+    COVER_DEFAULTS,
     ConstantRateConfig,
     ConstantRateScheduler,
     FrontConfig,
@@ -102,6 +103,26 @@ def test_front_idle_timer_fires_only_when_idle() -> None:
     gaps = [b - a for a, b in itertools.pairwise(idle)]
     assert 15 <= len(idle) <= 31
     assert all(10.0 <= g <= 20.25 for g in gaps)
+
+
+def test_front_dummies_due_during_a_shaped_burst_are_absorbed() -> None:
+    config = FrontConfig(n_max=12, w_min=2.0, w_max=2.0, idle_min=30.0, idle_max=30.0)
+    sched = FrontScheduler(config, START, random.Random(5))
+    due = [t for t in sched.burst_times if t <= START + 3.0]
+    assert due  # the seed puts some of the burst in the first 3 s
+    sched.skip(START + 3.0)  # a burst covered the first 3 s
+    assert sched.absorbed == len(due) and sched.sent == 0
+    assert all(t > START + 3.0 for t in sched.burst_times)
+    assert sched.next_due(START + 3.0) >= START + 3.0  # nothing left over to flush at once
+    assert sched.poll(START + 3.0) == 0
+    NoCover().skip(START)  # the none mode has nothing to absorb
+
+
+def test_every_level_has_burst_molding_settings_for_the_front_mode() -> None:
+    for level in Level:
+        shaping = COVER_DEFAULTS[level].shaping
+        assert shaping is not None and shaping.rate > 100_000
+        assert shaping.hold >= 1.0  # chat-like gaps must not split bursts
 
 
 def test_front_is_deterministic_with_a_seed() -> None:
