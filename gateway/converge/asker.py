@@ -170,12 +170,28 @@ class Asker:
             raise ConvergeMessageError(f"the asker does not accept {msg.kind.value} messages")
         now_i, msg_i = _ORDER.index(self._stage), _ORDER.index(stage)
         if msg_i < now_i:
-            return self._fault(msg.signer, FaultKind.LATE, f"{msg.kind.value} after close", stage)
+            return self._late(msg, stage)
         if msg_i > now_i:
             raise ConvergeMessageError(f"{msg.kind.value} before the {stage.value} stage")
         if msg.signer in self._excluded or msg.signer in self._done:
             return []
         return handler(msg)
+
+    def _late(self, msg: Signed, stage: Stage) -> list[Output]:
+        """A message after its stage closed: late, or equivocation if it contradicts one we
+        accepted (a second, different commit or reveal is evidence whenever it arrives)."""
+        known: tuple[object, ...] | None = None
+        given: tuple[object, ...] | None = None
+        if msg.kind is Kind.COMMIT and msg.signer in self._commits:
+            known = (self._commits[msg.signer].commitment,)
+            given = (parse_commit(msg, self.round).commitment,)
+        elif msg.kind is Kind.REVEAL and msg.signer in self._reveals:
+            accepted, reveal = self._reveals[msg.signer], parse_reveal(msg, self.round)
+            known, given = (accepted.answer, accepted.nonce), (reveal.answer, reveal.nonce)
+        if known is not None and known != given:
+            detail = f"a second, different {msg.kind.value} after close"
+            return self._fault(msg.signer, FaultKind.EQUIVOCATION, detail, stage)
+        return self._fault(msg.signer, FaultKind.LATE, f"{msg.kind.value} after close", stage)
 
     def _on_commit(self, msg: Signed) -> list[Output]:
         commit = parse_commit(msg, self.round)

@@ -351,3 +351,22 @@ def test_deterministic_seeded_simulation() -> None:
     b = run_council(QUESTION, honest(4, 0.5), seed=11).asker_result
     assert a is not None and b is not None and a.raw == b.raw
     assert hashlib.sha256(a.raw).digest() == hashlib.sha256(b.raw).digest()
+
+
+def test_a_different_reveal_after_close_is_equivocation_not_lateness() -> None:
+    # live, the second reveal can arrive after the asker closed the stage on the first
+    a, b = keys(2)
+    asker = make_asker([a, b])
+    rid = rid_of(asker)
+    nonce = b"\x00" * 32
+    for key, answer in ((a, "x"), (b, "y")):
+        value = commitment(rid, public_bytes(key), answer, nonce)
+        asker.receive(public_bytes(key), make_commit(key, rid, value).raw, 1.0)
+    assert asker.stage is Stage.REVEAL  # everyone committed: closed early
+    asker.receive(public_bytes(a), make_reveal(a, rid, "x", nonce).raw, 1.1)
+    asker.receive(public_bytes(b), make_reveal(b, rid, "y", nonce).raw, 1.2)
+    assert asker.stage is Stage.REVIEW
+    asker.receive(public_bytes(a), make_reveal(a, rid, "x", nonce).raw, 1.3)  # a resend
+    assert [f.kind for f in asker.faults] == [FaultKind.LATE]
+    asker.receive(public_bytes(b), make_reveal(b, rid, "y (or not)", nonce).raw, 1.4)
+    assert [(f.peer, f.kind) for f in asker.faults][-1] == (public_bytes(b), FaultKind.EQUIVOCATION)
