@@ -293,7 +293,6 @@ class NodeMetrics:
         self._totals = _LinkTotals()
         self._pushed: Counter[tuple[str, str, str]] = Counter()
         self._bootstrap_percent: int | None = None
-        self._seen_rounds: set[bytes] = set()
         self.round_latency = Histogram(
             "gateway_round_latency_seconds",
             "Time from a round's start to its end",
@@ -312,8 +311,19 @@ class NodeMetrics:
     # --- pushed ---------------------------------------------------------------------------
 
     def observe_round(self, seconds: float) -> None:
-        """A round finished after ``seconds`` (only for rounds that have no view)."""
+        """A round finished after ``seconds``."""
         self.round_latency.observe(max(0.0, seconds))
+
+    def round_finished(self, view: Mapping[str, Any]) -> None:
+        """A round we asked is over: observe its latency and its stages, from its view
+        (pushed by the rounds service, which forgets finished rounds soon after)."""
+        measured = round_latency(view)
+        if measured is None:
+            return
+        total, stages = measured
+        self.observe_round(total)
+        for stage, seconds in stages:
+            self.stage_latency.labels(stage).observe(seconds)
 
     def on_circuit_event(self, status: str) -> None:
         """tor reported a circuit event (CIRC) with ``status`` (BUILT, FAILED, ...)."""
@@ -406,25 +416,7 @@ class NodeMetrics:
         rounds = self._rounds()
         if rounds is None:
             return round_families({}, [])
-        views = dict(rounds.views)
-        self._observe_finished(views)
-        return round_families(rounds.counters, views.values())
-
-    def _observe_finished(self, views: Mapping[bytes, Mapping[str, Any]]) -> None:
-        """Observe each finished round once (rounds finished and dropped between scrapes are
-        missed)."""
-        self._seen_rounds &= set(views)
-        for rid, view in views.items():
-            if rid in self._seen_rounds:
-                continue
-            measured = round_latency(view)
-            if measured is None:
-                continue
-            self._seen_rounds.add(rid)
-            total, stages = measured
-            self.round_latency.observe(total)
-            for stage, seconds in stages:
-                self.stage_latency.labels(stage).observe(seconds)
+        return round_families(rounds.counters, dict(rounds.views).values())
 
     def _tor_metrics(
         self, pushed: Counter[tuple[str, str, str]], percent: int | None

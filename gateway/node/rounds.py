@@ -89,6 +89,8 @@ class RoundsService:
         self.names = names
         self.clock = clock
         self.counters: Counter[str] = Counter()
+        #: called with the view of each round we asked, once it is over (for the metrics)
+        self.on_finished: Callable[[dict[str, Any]], None] | None = None
         self.askers: dict[bytes, Asker] = {}
         self.participants: dict[bytes, Participant] = {}
         self.views: dict[bytes, dict[str, Any]] = {}
@@ -361,7 +363,9 @@ class RoundsService:
             done = [rid for rid, m in table.items() if m.stage is Stage.DONE]
             for rid in done:
                 del table[rid]
-                self.views.pop(rid, None)
+                view = self.views.pop(rid, None)
+                if view is not None and table is self.askers and self.on_finished is not None:
+                    self.on_finished(view)
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -156,6 +156,7 @@ class NodeServices:
             expect_proxy = policy.onion_provisioning is OnionProvisioning.TORRC
             front = FrontDoor(links.accept, http_port, expect_proxy_line=expect_proxy)
             links.record_tap = metrics.on_record
+            rounds.on_finished = metrics.round_finished
             status = NodeStatus(cfg.security.level)
             routes: list[RouteSet] = [
                 MemoryRoutes(memory),

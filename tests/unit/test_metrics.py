@@ -228,16 +228,17 @@ def test_channel_meters_count_messages_and_bytes() -> None:
 # --- rounds ------------------------------------------------------------------------------
 
 
-def test_round_latency_observed_once_from_views() -> None:
+def test_round_latency_is_pushed_when_a_round_finishes() -> None:
+    done = view(100.0, [("reveal", 103.0), ("synthesis", 110.0), ("done", 112.5)])
     rounds = FakeRounds(
         counters=Counter({"refused_rate_limited": 2, "bad_round": 1}),
-        views={
-            b"r1": view(100.0, [("reveal", 103.0), ("synthesis", 110.0), ("done", 112.5)]),
-            b"r2": view(100.0, [("reveal", 101.0)], status="running"),
-        },
+        views={b"r1": done, b"r2": view(100.0, [("reveal", 101.0)], status="running")},
     )
     metrics = NodeMetrics(rounds=lambda: rounds)
     samples(metrics)
+    assert value(metrics, "gateway_round_latency_seconds_count") == 0  # nothing pushed yet
+    metrics.round_finished(done)
+    metrics.round_finished(rounds.views[b"r2"])  # still running: not observed
     assert value(metrics, "gateway_round_latency_seconds_count") == 1
     assert value(metrics, "gateway_round_latency_seconds_sum") == 12.5
     assert value(metrics, "gateway_round_stage_seconds_sum", stage="reveal") == 3.0

@@ -445,3 +445,17 @@ async def test_a_question_over_the_answerers_limit_is_refused(
     assert rid not in c.nodes[1].views and c.nodes[1].participants == {}
     view = c.nodes[0].view(rid)
     assert (c.pub(1).hex(), "timeout") in {(f["peer"], f["kind"]) for f in view["faults"]}
+
+
+async def test_finished_rounds_we_asked_are_reported_once(
+    make_council: Callable[..., Council],
+) -> None:
+    c = make_council([scripted(seed=0), scripted(seed=1)])
+    reported: list[dict[str, Any]] = []
+    c.nodes[0].on_finished = reported.append
+    c.nodes[1].on_finished = reported.append  # it only answers: nothing to report
+    rid = c.nodes[0].ask(QUESTION, [c.pub(1)], TIMES)
+    await c.run_until(lambda: finished(c.nodes[0], rid) and rid not in c.nodes[0].askers)
+    await c.settle()
+    assert [v["round_id"] for v in reported] == [rid.hex()]
+    assert reported[0]["stages"][-1]["stage"] == "done"
