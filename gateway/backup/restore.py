@@ -11,7 +11,6 @@ the rename leaves the target untouched.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import sqlite3
@@ -28,7 +27,7 @@ from gateway.errors import BackupError, CorruptArchiveError, KeyFileError, State
 from gateway.node.runtime_file import read_runtime
 from gateway.state.keys import IdentityKeys, load_api_token
 from gateway.state.onion_key import OnionKey
-from gateway.state.paths import DIR_MODE, StatePaths, write_private
+from gateway.state.paths import DIR_MODE, StatePaths, fsync_dir, write_private
 
 
 @dataclass(frozen=True)
@@ -212,7 +211,7 @@ def _move_into_place(staging: Path, target: Path) -> Path | None:
             replaced = target.with_name(f"{target.name}.replaced-{secrets.token_hex(4)}")
             target.rename(replaced)
         staging.rename(target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except OSError as exc:
         if replaced is not None and not target.exists():
             replaced.rename(target)
@@ -235,11 +234,3 @@ def _move_back(target: Path, staging: Path, replaced: Path | None) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     if replaced is not None:
         replaced.rename(target)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -120,13 +120,14 @@ def write_private(path: Path, data: bytes, *, overwrite: bool = True) -> None:
         else:
             os.link(tmp, path)  # fails if path appeared meanwhile
             os.unlink(tmp)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StateError(f"cannot write {path}: {exc.strerror}") from exc
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (new, renamed or removed files) durable."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

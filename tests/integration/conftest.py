@@ -9,7 +9,6 @@ nothing survives a crashed run. Without a tor binary these tests fail under
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,16 +17,13 @@ import pytest
 from gateway.converge.localai import LocalAIServer, LocalAISettings
 from gateway.testnet import TestNetwork, TorClient, launch_client
 from tests.integration.support import Node, require_local_ai
+from tests.needs import need_program
 
 
 def require_tor() -> str:
-    tor = shutil.which("tor")
-    if tor is None:
-        message = "the integration tests need Debian's 'tor' package (tor not on PATH)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return tor
+    return need_program(
+        "tor", "the integration tests need Debian's 'tor' package (tor not on PATH)"
+    )
 
 
 @pytest.fixture(scope="session")

