@@ -39,33 +39,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
 import random
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+from nodes import BenchNode, pair, wait_until
 
-from gateway.api.client import call
-from gateway.config.loader import load_config
 from gateway.converge.adapters.scripted import ScriptedAdapter, ScriptedFault
 from gateway.converge.simulate import run_council
 from gateway.converge.synthesis import ResultStatus
 from gateway.converge.tasks import Task, extract_answer, generate
-from gateway.node.runtime_file import read_runtime
-from gateway.state.paths import StatePaths
 from gateway.testnet import TestNetwork
 from gateway.tor.socks import http_session
 
@@ -197,104 +190,31 @@ COST_STAGES = ("commit", "reveal", "review", "synthesis")
 #: generous: with every participant answering, the asker closes each stage early
 COST_TIMES = {"answer": 120, "reveal": 60, "review": 120, "synthesis": 120}
 COST_SPACE = "bench"  # shared with no one: the result entry is not synced during the window
-START_TIMEOUT = 240.0
 ROUND_TIMEOUT = 600.0
 POLL = 0.1
 
 
-class CostNode:
-    """A ``gateway run`` node with a scripted adapter (accuracy 1.0, no fault)."""
+class CostNode(BenchNode):
+    """A node with a scripted adapter (accuracy 1.0, no fault)."""
 
     def __init__(self, folder: Path, network: TestNetwork, name: str, seed: int) -> None:
-        self.name, self.state = name, folder / name
-        self.config = folder / f"{name}.yaml"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.cli("init", "--level", "standard", "--testnet", str(network.directory),
-                 "--name", name, "--state-dir", str(self.state))  # fmt: skip
-        data = yaml.safe_load(self.config.read_text())
-        data["ai"] = {
+        ai = {
             "adapters": [{"name": "scripted", "kind": "scripted", "accuracy": 1.0,
                           "seed": seed, "fault": "none", "timeout": 10}],
             "default": "scripted",
         }  # fmt: skip
-        spaces: dict[str, Any] = {"default": "all", COST_SPACE: []}
-        data["memory"] = {"sync_interval": 3600, "spaces": spaces}
-        self.config.write_text(yaml.safe_dump(data))
-        self.cfg = load_config(self.config)
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "gateway", "--config", str(self.config), *args],
-            capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"gateway {' '.join(args)} ({self.name}): {done.stderr[-2000:]}")
-        return done.stdout
-
-    def start(self) -> None:
-        """Start ``gateway run``; return once its onion is published."""
-        out = self.state.parent / f"{self.name}.out"
-        with out.open("wb") as stdout, (self.state.parent / f"{self.name}.err").open("ab") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "--config", str(self.config), "run"],
-                stdout=stdout, stderr=err,
-            )  # fmt: skip
-        wait_until(lambda: out.read_text().strip().endswith(".onion"), START_TIMEOUT,
-                   f"{self.name} published")  # fmt: skip
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        return call(self.cfg, method, path, body)
-
-    def peers(self) -> dict[str, dict[str, Any]]:
-        """This node's links by the contact's nickname."""
-        return {p["nickname"]: p for p in self.api("GET", "/api/v1/peers")["peers"]}
+        memory = {"sync_interval": 3600, "spaces": {"default": "all", COST_SPACE: []}}
+        super().__init__(folder, network, name, {"ai": ai, "memory": memory})
 
     def onion_url(self) -> str:
-        onion = read_runtime(StatePaths(self.state)).onion.removesuffix(".onion")
+        onion = self.runtime().onion.removesuffix(".onion")
         return f"http://{onion}.onion:{self.cfg.onion.virtual_port}/health"
 
     def socks_port(self) -> int:
-        port = read_runtime(StatePaths(self.state)).socks_port
+        port = self.runtime().socks_port
         if port is None:
             raise RuntimeError(f"{self.name} has no SOCKS port")
         return port
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> float:
-    """Poll ``predicate`` (errors count as not yet) until true; the monotonic time it was."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return time.monotonic()
-        time.sleep(POLL)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-
-
-def pair_with_asker(asker: CostNode, node: CostNode) -> None:
-    """``asker`` invites ``node`` (calling it by its name); both see the link online."""
-    invite = json.loads(asker.cli("invite", "--json", "--no-qr", "--label", node.name))["invite"]
-    node.cli("contacts", "add", invite, "--nickname", asker.name)
-    for side, other in ((node, asker.name), (asker, node.name)):
-        wait_until(linked(side, other), START_TIMEOUT, f"{side.name} paired with {other}")
-
-
-def linked(node: CostNode, nickname: str) -> Callable[[], bool]:
-    def check() -> bool:
-        status = node.peers()[nickname]
-        return bool(status["state"] == "paired" and status["online"])
-
-    return check
 
 
 def link_bytes(asker: CostNode, contacts: Sequence[CostNode]) -> dict[str, int]:
@@ -337,7 +257,7 @@ def one_round(asker: CostNode, contacts: Sequence[CostNode], k: int) -> dict[str
         view.update(asker.api("GET", f"/api/v1/rounds/{rid}"))
         return bool(view["status"] != "running")
 
-    ended = wait_until(finished, ROUND_TIMEOUT, f"round {rid[:8]}")
+    ended = wait_until(finished, ROUND_TIMEOUT, f"round {rid[:8]}", poll=POLL)
     after = link_bytes(asker, contacts)
     if view["status"] != "ok" or view["faults"]:
         raise RuntimeError(f"round {rid[:8]} ended {view['status']}: {view['faults']}")
@@ -422,7 +342,7 @@ def cost_run(network: TestNetwork, folder: Path, sizes: Sequence[int], rounds: i
             node.start()
             print(f"cost: {node.name} published", file=sys.stderr)
         for node in contacts:
-            pair_with_asker(asker, node)
+            pair(asker, node)
             print(f"cost: {node.name} paired", file=sys.stderr)
         results = []
         for n in sizes:

@@ -16,33 +16,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp_socks import ProxyConnector
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nodes import BenchNode, pair, wait_until
 
-from gateway.api.client import call
 from gateway.config.loader import load_config
 from gateway.memory import messages as m
 from gateway.memory.author import append_entry
 from gateway.memory.reconcile import Reconciler, SortedItems
 from gateway.memory.store import MemoryStore
 from gateway.memory.sync import SyncSession
-from gateway.node.runtime_file import RuntimeInfo, read_runtime
 from gateway.state.keys import IdentityKeys
 from gateway.state.paths import StatePaths
 from gateway.testnet import TestNetwork
@@ -184,57 +179,12 @@ def heads_fast_path(n: int, diffs: list[int]) -> list[dict[str, Any]]:
 # --- end to end on the private Tor network (--e2e) ----------------------------------
 
 E2E_BODY = "benchmark note {i:05d}: " + "the quick brown fox jumps over the lazy dog " * 2
-START_TIMEOUT = 180.0
 SYNC_TIMEOUT = 600.0
 RAW_CHUNK = 256 << 10  # one pipelined POST per chunk: each is drained within aiohttp's linger
 
 
-class E2ENode:
-    """One ``gateway run`` subprocess, its config and its state directory."""
-
-    def __init__(self, folder: Path, network: TestNetwork, name: str) -> None:
-        self.name, self.state = name, folder / name
-        self.config = folder / f"{name}.yaml"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.cli("init", "--level", "standard", "--testnet", str(network.directory),
-                 "--name", name, "--state-dir", str(self.state))  # fmt: skip
-        self.identity = IdentityKeys.load(StatePaths(self.state)).signing_public
-        self.started_at = 0.0
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "gateway", "--config", str(self.config), *args],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"gateway {' '.join(args)} ({self.name}): {done.stderr[-2000:]}")
-        return done.stdout
-
-    def start(self, wait: bool = True) -> None:
-        """Start ``gateway run``; with ``wait``, return once its onion is published."""
-        out = self.state.parent / f"{self.name}.out"
-        with out.open("wb") as stdout, (self.state.parent / f"{self.name}.err").open("ab") as err:
-            self.started_at = time.monotonic()
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "--config", str(self.config), "run"],
-                stdout=stdout, stderr=err,
-            )  # fmt: skip
-        if wait:
-            wait_until(lambda: out.read_text().strip().endswith(".onion"), START_TIMEOUT,
-                       f"{self.name} published")  # fmt: skip
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        return call(load_config(self.config), method, path, body)
+class E2ENode(BenchNode):
+    """A node whose memory the benchmark fills and watches."""
 
     def peer(self, other: E2ENode) -> dict[str, Any]:
         peers = self.api("GET", "/api/v1/peers")["peers"]
@@ -243,36 +193,6 @@ class E2ENode:
     def count(self) -> int:
         space = self.api("GET", "/api/v1/memory/stats")["spaces"].get("default", {})
         return int(space.get("entries", 0))
-
-    def runtime(self) -> RuntimeInfo:
-        return read_runtime(StatePaths(self.state))
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> float:
-    """Poll ``predicate`` (errors count as not yet) until true; the monotonic time it was."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return time.monotonic()
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-
-
-def pair(inviter: E2ENode, invitee: E2ENode) -> None:
-    """Pair two running nodes; returns once both see the other paired and online."""
-    invite = json.loads(inviter.cli("invite", "--json", "--no-qr"))["invite"]
-    invitee.cli("contacts", "add", invite, "--nickname", inviter.name)
-    for node, other in ((invitee, inviter), (inviter, invitee)):
-        wait_until(paired(node, other), START_TIMEOUT, f"{node.name} paired with {other.name}")
-
-
-def paired(node: E2ENode, other: E2ENode) -> Callable[[], bool]:
-    def check() -> bool:
-        status = node.peer(other)
-        return bool(status["state"] == "paired" and status["online"])
-
-    return check
 
 
 def fill(node: E2ENode, n: int) -> int:
