@@ -132,28 +132,23 @@ VERIFY = obj(
 )
 
 SYNC_RESULT = obj(
-    {"peer": STRING, "ok": BOOL, "stored": INT, "refused": INT, "error": nullable(STRING)}
+    {"peer": STRING, "ok": BOOL, "stored": INT, "refused": COUNTS, "error": nullable(STRING)}
 )
 
-ROUND_SUMMARY = obj(
-    {
-        "round_id": STRING,
-        "role": STRING,
-        "question": STRING,
-        "stage": nullable(STRING),
-        "status": STRING,
-        "created": NUMBER,
-    }
-)
+_ROUND_FIELDS: dict[str, Schema] = {
+    "round_id": STRING,
+    "role": STRING,
+    "question": STRING,
+    "stage": nullable(STRING),
+    "status": STRING,
+    "created": NUMBER,
+}
+
+ROUND_SUMMARY = obj(_ROUND_FIELDS)
 
 ROUND_VIEW = obj(
     {
-        "round_id": STRING,
-        "role": STRING,
-        "question": STRING,
-        "stage": nullable(STRING),
-        "status": STRING,
-        "created": NUMBER,
+        **_ROUND_FIELDS,
         "participants": array(ANY_OBJECT),
         "faults": array(ANY_OBJECT),
         "result": nullable(ANY_OBJECT),

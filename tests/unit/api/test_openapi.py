@@ -76,3 +76,17 @@ def test_every_reference_resolves() -> None:
     names = set(openapi.document()["components"]["schemas"])
     refs = set(re.findall(r'"#/components/schemas/(\w+)"', text))
     assert refs and refs <= names
+
+
+def test_the_sync_result_schema_matches_what_sync_returns() -> None:
+    # schemathesis only sees empty result lists (no contact online): check a full one here
+    from gateway.api.memory_routes import sync_json
+    from gateway.api.openapi_schemas import SYNC_RESULT
+    from gateway.memory.hub import SyncFinished
+
+    result = sync_json(SyncFinished(b"\x01" * 32, 7, True, 3, {"bad_signature": 2}, None))
+    props = SYNC_RESULT["properties"]
+    assert set(result) == set(props) == set(SYNC_RESULT["required"])
+    refused = props["refused"]
+    assert refused["type"] == "object" and refused["additionalProperties"] == {"type": "integer"}
+    assert all(isinstance(v, int) for v in result["refused"].values())
