@@ -362,6 +362,9 @@ class LinkManager:
             self.counters["duplicate_link_dropped"] += 1
             return False
         existing.stop()
+        # the old link leaves the table without its own "closed" report (the new one takes
+        # its place): report it here, so what ran over it (memory sync) starts again
+        self._link_changed(opened.identity, False, existing.initiated_by_us)
         return True
 
     def _initiator_of(self, role: Role, remote: bytes) -> bytes:

@@ -28,6 +28,8 @@ from gateway.memory.sync import SyncSession
 FROM_INITIATOR = 0
 FROM_RESPONDER = 1
 _HEADER = struct.Struct(">BQ")
+#: why a session ended when its link did (a new link may carry the sync again)
+LINK_CLOSED = "link closed"
 #: a session that heard nothing for this long is dropped
 IDLE_TIMEOUT_MS = 120_000
 #: a finished session we answered lingers this long for late messages (more spaces)
@@ -149,7 +151,7 @@ class SyncHub:
         """The link to ``peer`` closed: its sessions end (a new link starts afresh)."""
         for key, running in list(self._sessions.items()):
             if key[0] == peer:
-                self._end(key, running, "link closed")
+                self._end(key, running, LINK_CLOSED)
 
     def running(self, peer: bytes, sid: int) -> bool:
         """Whether our session ``sid`` toward ``peer`` is still open."""

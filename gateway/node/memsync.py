@@ -22,7 +22,7 @@ from gateway.config.schema import MemoryConfig
 from gateway.contacts.book import ContactBook
 from gateway.errors import GatewayError
 from gateway.memory.events import EntriesStored, SplitViewDetected
-from gateway.memory.hub import SyncFinished, SyncHub
+from gateway.memory.hub import LINK_CLOSED, SyncFinished, SyncHub
 from gateway.node.memspaces import apply_spaces
 
 log = logging.getLogger("gateway.memory")
@@ -66,6 +66,9 @@ class MemorySync:
         self.last_sync: dict[bytes, float] = {}
         self._pending: set[bytes] = set()
         self._again: set[bytes] = set()
+        #: peers whose session lost its link: the next session is their one retry
+        self._retrying: set[bytes] = set()
+        self._retry_sids: set[tuple[bytes, int]] = set()
         self._waiting: dict[bytes, list[asyncio.Future[SyncFinished]]] = {}
         self._by_sid: dict[tuple[bytes, int], list[asyncio.Future[SyncFinished]]] = {}
         self._next_round = 0.0
@@ -168,8 +171,12 @@ class MemorySync:
         sid, envelopes = started
         self.counters["sessions_started"] += 1
         self._by_sid[(peer, sid)] = waiters
+        if peer in self._retrying:
+            self._retrying.discard(peer)
+            self._retry_sids.add((peer, sid))
         for envelope in envelopes:
             if not self.links.send_now(peer, CHANNEL, envelope):
+                self._retry_sids.add((peer, sid))  # the link is unusable now: no retry
                 self.hub.drop_peer(peer)
                 break
         self._after_sessions()
@@ -196,7 +203,17 @@ class MemorySync:
             self.last_sync[done.peer] = time.time()
             if self.restored_marker is not None:
                 self.restored_marker.unlink(missing_ok=True)  # our own chain is current again
-        self._resolve(self._by_sid.pop((done.peer, done.sid), []), done)
+        waiters = self._by_sid.pop((done.peer, done.sid), [])
+        retried = (done.peer, done.sid) in self._retry_sids
+        self._retry_sids.discard((done.peer, done.sid))
+        if done.error == LINK_CLOSED and not retried:
+            # the link was replaced (both sides dialed) or dropped: run the sync once more,
+            # on the next link; waiters get that result, or "offline" if none comes up
+            self._waiting.setdefault(done.peer, []).extend(waiters)
+            self._retrying.add(done.peer)
+            self._pending.add(done.peer)
+            return
+        self._resolve(waiters, done)
         if done.peer in self._again:
             self._again.discard(done.peer)
             self._pending.add(done.peer)

@@ -262,3 +262,25 @@ async def test_a_contact_coming_online_gets_the_spaces_that_name_it(
     a.sync.book = Book()  # type: ignore[assignment]
     net.connect(a, b)
     assert a.store.space("work") == Space("work", False, frozenset({b.pub}))
+
+
+async def test_a_sync_whose_link_closes_is_run_once_more_on_the_next_link(
+    net: Net, tmp_path: Path
+) -> None:
+    a, b = nodes(net, tmp_path)
+    net.connect(a, b)
+    entry = write(a, "across a link change", space="default")
+    answer = b.sync.handler
+    b.sync.handler = lambda _contact, _body: []  # type: ignore[method-assign]  # link is dying
+    waiting = asyncio.ensure_future(a.sync.sync_all(5.0))
+    await settle(net)
+    assert a.sync.hub.initiating(b.pub)
+    a.sync.on_link(b.pub, False, True)  # replaced by a newer link (or dropped)
+    assert not waiting.done()  # the caller waits for the retry, not for "link closed"
+    b.sync.handler = answer  # type: ignore[method-assign]
+    a.sync._tick()  # the retry starts on the next tick
+    await settle(net)
+    [result] = await waiting
+    assert (result.peer, result.error) == (b.pub, None)
+    assert entry in b.ids()
+    assert a.sync.counters["sessions_started"] == 2
