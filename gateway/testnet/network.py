@@ -39,6 +39,8 @@ class NetworkStatus:
     directory: Path
     nodes: tuple[NodeStatus, ...]
     consensus: consensus.ConsensusSummary | None
+    #: every authority serves a client the full microdesc consensus and its microdescriptors
+    clients_served: bool = False
 
     @property
     def running(self) -> int:
@@ -46,7 +48,9 @@ class NetworkStatus:
 
     @property
     def ready(self) -> bool:
-        """Every node runs and the consensus lists each of them as Running."""
+        """Every node runs, the consensus lists each of them as Running, and every authority
+        can hand a new client all it needs (so clients bootstrap in seconds, not after a
+        backoff)."""
         total = len(self.nodes)
         c = self.consensus
         return (
@@ -54,6 +58,7 @@ class NetworkStatus:
             and c is not None
             and c.running >= total
             and c.hsdirs >= min(total, AUTHORITIES)
+            and self.clients_served
         )
 
 
@@ -200,7 +205,11 @@ class TestNetwork:
                 summary = consensus.fetch_consensus(auth.dirport)
                 if summary is not None:
                     break
-        return NetworkStatus(self.directory, nodes, summary)
+        served = summary is not None and all(
+            st.pid is not None and consensus.serves_client_view(auth.dirport, len(nodes))
+            for auth, st in zip(self.authorities, nodes, strict=False)
+        )
+        return NetworkStatus(self.directory, nodes, summary, served)
 
     def stop(self) -> None:
         """Stop every tor of the network; none is left running afterwards."""

@@ -74,3 +74,5 @@ def nodes() -> Iterator[list[Node]]:
         if node.proc.poll() is None:
             node.proc.kill()
             node.proc.wait()
+        # shown by pytest only when the test failed: what each node logged last
+        print(f"--- node {node.config.name}: last log lines", *node.stderr[-60:], sep="\n")

@@ -62,6 +62,7 @@ class Node:
     """A ``gateway run`` subprocess with its stdout lines in a queue."""
 
     def __init__(self, config: Path) -> None:
+        self.config = config
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", "--config", str(config), "run"],
             stdout=subprocess.PIPE,

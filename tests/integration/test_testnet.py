@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp_socks import ProxyConnector
 
 from gateway.errors import TestnetError
-from gateway.testnet import TestNetwork, TorClient, launch_client, process
+from gateway.testnet import TestNetwork, TorClient, consensus, launch_client, process
 from gateway.testnet.process import runs_torrc
 from tests.integration.conftest import require_tor
 
@@ -23,6 +23,16 @@ def test_every_node_is_in_the_consensus(testnet: TestNetwork) -> None:
     assert status.consensus is not None
     assert status.consensus.relays == len(testnet.nodes) == 7
     assert status.consensus.hsdirs == 7
+    assert status.clients_served  # each authority hands out every microdescriptor
+
+
+def test_each_authority_serves_the_microdescriptors_its_consensus_names(
+    testnet: TestNetwork,
+) -> None:
+    for auth in testnet.authorities:
+        assert consensus.serves_client_view(auth.dirport, len(testnet.nodes))
+        # and the check fails for a network larger than this one
+        assert not consensus.serves_client_view(auth.dirport, len(testnet.nodes) + 1)
 
 
 def test_client_conf_lists_the_three_authorities(testnet: TestNetwork) -> None:
