@@ -37,7 +37,10 @@ def dump_effective(cfg: GatewayConfig) -> dict[str, Any]:
         "tor": _plain(cfg.tor),
         "onion": _plain(cfg.onion),
         "http": _plain(cfg.http),
+        "api": _plain(cfg.api),
         "logging": _plain(cfg.logging),
+        "memory": _plain(cfg.memory),
+        "ai": _plain(cfg.ai),
     }
 
 

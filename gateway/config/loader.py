@@ -26,6 +26,7 @@ from gateway.config.fields import Section
 from gateway.config.levels import level_spec
 from gateway.config.memory import build_memory
 from gateway.config.schema import (
+    ApiConfig,
     ControlConfig,
     GatewayConfig,
     HttpConfig,
@@ -43,7 +44,7 @@ from gateway.errors import ConfigError
 
 __all__ = ["dump_effective", "load_config", "load_config_text", "overridden_keys"]
 
-TOP_LEVEL_KEYS = ("node", "security", "tor", "onion", "http", "logging", "memory", "ai")
+TOP_LEVEL_KEYS = ("node", "security", "tor", "onion", "http", "api", "logging", "memory", "ai")
 TOR_KEYS = (
     "mode",
     "binary",
@@ -138,6 +139,7 @@ def build_config(top: Section) -> GatewayConfig:
         logging=_logging(top.sub("logging")),
         memory=build_memory(top.sub("memory")),
         ai=parse_ai_config(top.data.get("ai"), file=top.file),
+        api=_api(top.sub("api")),
     )
 
 
@@ -203,6 +205,14 @@ def _http(section: Section) -> HttpConfig:
     section.check_keys(("host", "port"))
     host = check_loopback(section, "host")
     return HttpConfig(host=host, port=section.integer("port", 0, 0, 65535))
+
+
+def _api(section: Section) -> ApiConfig:
+    section.check_keys(("rate_limit", "burst"))
+    return ApiConfig(
+        rate_limit=section.integer("rate_limit", 200, 1, 100_000),
+        burst=section.integer("burst", 400, 1, 100_000),
+    )
 
 
 def _logging(section: Section) -> LoggingConfig:

@@ -155,6 +155,16 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """The local API (REST, WebSocket, dashboard, metrics); where it listens is the level's."""
+
+    #: requests per second each local client may make on average
+    rate_limit: int = 200
+    #: requests a client may make at once after a quiet spell
+    burst: int = 400
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "info"  # debug | info | warning | error
 
@@ -188,3 +198,4 @@ class GatewayConfig:
     logging: LoggingConfig
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     ai: AIConfig = field(default_factory=AIConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)

@@ -48,6 +48,10 @@ http:
   host: 127.0.0.1             # loopback only: 127.0.0.1 | ::1 | localhost
   port: 0                     # 0 = pick a free port at start
 
+api:                          # the local API, dashboard and /metrics
+  rate_limit: 200             # requests per second per local client, on average
+  burst: 400                  # requests at once after a quiet spell
+
 logging:
   level: info                 # debug | info | warning | error
 """

@@ -23,6 +23,7 @@ from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
 from gateway.api.events import EventBus, EventFeed, EventRoutes, FeedSources
 from gateway.api.memory_routes import MemoryRoutes
+from gateway.api.ratelimit import RateLimit
 from gateway.api.rounds_routes import RoundsRoutes
 from gateway.api.server import ApiServer, LocalApi, RouteSet
 from gateway.api.status import NodeStatus
@@ -167,7 +168,12 @@ class NodeServices:
                 DashboardRoutes(),
             ]
             api = LocalApi(
-                links, inbox, lambda: {"front": dict(front.counters)}, routes, node=status
+                links,
+                inbox,
+                lambda: {"front": dict(front.counters)},
+                routes,
+                node=status,
+                limit=RateLimit(float(cfg.api.rate_limit), cfg.api.burst),
             )
             bus = EventBus()
             sources = FeedSources(

@@ -17,14 +17,22 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from aiohttp_socks import ProxyConnector
 from stem import Signal
 
+from gateway.api.client import _once
+from gateway.config.loader import load_config
+from gateway.node.runtime_file import read_runtime
+from gateway.state.keys import load_api_token
+from gateway.state.paths import StatePaths
 from gateway.testnet import TestNetwork, TorClient
 from gateway.testnet.ports import free_ports
 from gateway.testnet.process import spawn
 from tests.integration.conftest import require_tor
-from tests.integration.support import REACH_ERRORS, Node, make_node, tor_pids
+from tests.integration.support import REACH_ERRORS, Node, api, make_node, tor_pids
+
+STATUS = "/api/v1/status"
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +115,30 @@ async def test_launch_publish_reach_stop_and_restart_same_address(
     assert (await reach(tor_client, onion))["status"] == "ok"
     assert again.stop() == 0
     assert wait_gone(tmp_path / "state") == []
+
+
+async def test_the_api_rate_limit_is_read_from_the_yaml(
+    tmp_path: Path, testnet: TestNetwork, nodes: list[Node]
+) -> None:
+    config = make_node(tmp_path, testnet)
+    data = yaml.safe_load(config.read_text())
+    data["api"] = {"rate_limit": 1, "burst": 4}
+    config.write_text(yaml.safe_dump(data))
+    node = Node(config)
+    nodes.append(node)
+    await asyncio.to_thread(node.next_address)
+    paths = StatePaths(load_config(config).node.state_dir)
+    endpoint, token = read_runtime(paths).api, load_api_token(paths)
+    statuses = []
+    for _ in range(10):  # one request after another, well inside a second
+        status, _data, retry_after = await _once(endpoint, token, "GET", STATUS, None, 10)
+        statuses.append(status)
+    assert statuses[:4] == [200] * 4, statuses  # the burst
+    assert statuses.count(429) >= 5, statuses  # then about one a second
+    await asyncio.sleep(retry_after)
+    shown = await asyncio.to_thread(api, config, "GET", "/api/v1/config")
+    assert shown["config"]["api"] == {"rate_limit": 1, "burst": 4}
+    assert node.stop() == 0
 
 
 async def test_high_level_publishes_from_hidden_service_dir(
