@@ -129,7 +129,7 @@ class MemoryRoutes:
         return web.json_response({"results": [sync_json(r) for r in results]})
 
     async def _verify(self, _: web.Request) -> web.Response:
-        return web.json_response(self.memory.verify())
+        return web.json_response(await self.memory.verify())
 
     async def _stats(self, _: web.Request) -> web.Response:
         return web.json_response(self.memory.stats())

@@ -65,6 +65,8 @@ class MemoryStore:
     """Entries of all spaces, verified on insert; one SQLite database file."""
 
     def __init__(self, path: Path | str) -> None:
+        #: the database file (``:memory:`` for a store that lives in memory only)
+        self.path = path
         with map_exceptions(_SQL_ERRORS):
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -73,6 +75,23 @@ class MemoryStore:
             self._db.execute("INSERT OR IGNORE INTO spaces VALUES (?, 1)", (DEFAULT_SPACE,))
             rows = self._db.execute("SELECT id FROM entries ORDER BY log_index").fetchall()
         self._leaves = [merkle.leaf_hash(r[0]) for r in rows]
+
+    @classmethod
+    def snapshot(cls, path: Path) -> MemoryStore:
+        """A read-only view of the store in ``path`` as it is now, for an audit in a thread.
+
+        Every read sees the same committed state (one read transaction, WAL snapshot
+        isolation) while the node goes on writing through its own connection. Close it.
+        """
+        store = cls.__new__(cls)
+        store.path = path
+        with map_exceptions(_SQL_ERRORS):
+            uri = Path(path).absolute().as_uri() + "?mode=ro"
+            store._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            store._db.execute("BEGIN")
+            rows = store._db.execute("SELECT id FROM entries ORDER BY log_index").fetchall()
+        store._leaves = [merkle.leaf_hash(r[0]) for r in rows]
+        return store
 
     def close(self) -> None:
         """Close the database."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gateway.errors import EntryError
 from gateway.memory import merkle
@@ -56,6 +57,16 @@ def verify_store(store: MemoryStore, *, node_key: bytes | None = None) -> Verify
     if node_key is not None:
         _check_own_head(store, node_key, leaves, report)
     return report
+
+
+def verify_file(path: Path, *, node_key: bytes | None = None) -> VerifyReport:
+    """:func:`verify_store` over a read-only snapshot of the store in ``path``.
+
+    It blocks for as long as the audit takes (seconds for a million entries), so a running
+    node calls it in a worker thread: the event loop, and with it the links' pace, go on.
+    """
+    with MemoryStore.snapshot(path) as store:
+        return verify_store(store, node_key=node_key)
 
 
 def _check_own_head(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,7 +16,7 @@ from gateway.memory.entry import Entry, Kind, public_bytes
 from gateway.memory.hub import SyncFinished
 from gateway.memory.spaces import DEFAULT_SPACE
 from gateway.memory.store import MemoryStore
-from gateway.memory.verify import verify_store
+from gateway.memory.verify import verify_file, verify_store
 from gateway.node.memsync import MemorySync
 
 MAX_LIST = 1000
@@ -123,9 +125,16 @@ class MemoryService:
         """Sync with every online contact now."""
         return await self.sync.sync_all(timeout)
 
-    def verify(self) -> dict[str, Any]:
-        """Check every signature, chain link and the log; the report as JSON."""
-        report = verify_store(self.store, node_key=self.author)
+    async def verify(self) -> dict[str, Any]:
+        """Check every signature, chain link and the log; the report as JSON.
+
+        A store kept in a file is read in a worker thread from a snapshot of its own.
+        """
+        if str(self.store.path) == ":memory:":
+            report = verify_store(self.store, node_key=self.author)
+        else:
+            path = Path(self.store.path)
+            report = await asyncio.to_thread(verify_file, path, node_key=self.author)
         return {
             "ok": report.ok,
             "entries": report.entries,

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import EntryError, ForkError
+from gateway.errors import EntryError, ForkError, StoreError
 from gateway.memory import merkle
 from gateway.memory.author import append_entry, supersede, tombstone
 from gateway.memory.entry import ZERO_HASH, sign_entry
 from gateway.memory.spaces import Space
 from gateway.memory.store import MemoryStore
-from gateway.memory.verify import verify_store
+from gateway.memory.verify import verify_file, verify_store
 
 from .helpers import fill, key_from, pub
 
@@ -160,3 +160,38 @@ def test_verify_store_detects_a_bad_signature(store: MemoryStore) -> None:
     report = verify_store(store)
     assert not report.ok
     assert report.bad_signatures == [entry.id]
+
+
+def test_a_snapshot_reads_one_committed_state_while_the_store_goes_on(
+    store: MemoryStore, tmp_path: Path
+) -> None:
+    fill(store, key_from(1), 5)
+    snap = MemoryStore.snapshot(tmp_path / "memory.db")
+    try:
+        fill(store, key_from(2), 4)  # written after the snapshot was taken
+        assert snap.count() == 5 and len(list(snap.all_entries())) == 5
+        assert snap.log_leaves() == store.log_leaves()[:5]
+        report = verify_store(snap)
+        assert report.ok and report.entries == 5
+        with pytest.raises(StoreError):  # read-only
+            snap.set_space(Space("work", all_contacts=True))
+    finally:
+        snap.close()
+    assert store.count() == 9
+
+
+def test_verify_file_audits_the_file_and_finds_a_forged_entry(
+    store: MemoryStore, tmp_path: Path
+) -> None:
+    fill(store, key_from(1), 3)
+    assert verify_file(tmp_path / "memory.db").ok
+    entry = store.chain("default", pub(key_from(1)))[2]
+    forged = entry.encode()[:-64] + bytes(64)
+    store._db.execute("UPDATE entries SET raw=? WHERE id=?", (forged, entry.id))
+    report = verify_file(tmp_path / "memory.db")
+    assert not report.ok and report.bad_signatures == [entry.id] and report.entries == 3
+
+
+def test_a_snapshot_of_a_missing_file_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        MemoryStore.snapshot(tmp_path / "nothing.db")

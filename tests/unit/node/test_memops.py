@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,7 @@ def test_verify_and_stats(svc: MemoryService) -> None:
     svc.put("a")
     svc.put("b", tags=["x"])
     svc.store.count_rejection("malformed")
-    report = svc.verify()
+    report = asyncio.run(svc.verify())
     assert report["ok"] is True and report["entries"] == 2
     assert report["bad_signatures"] == report["broken_links"] == report["log_problems"] == []
     assert report["split_views"] == []
