@@ -144,8 +144,16 @@ def test_contacts_exchange_and_a_stranger_is_refused(
     # and the contacts still talk
     api(cfg["a"], "POST", "/api/v1/messages", {"to": "bob", "text": "still here"})
     wait_for(lambda: "still here" in inbox_texts(cfg["b"]), 90, "delivery after c")
-    peers_out = gateway_cli(cfg["a"], "peers")
-    assert "bob" in peers_out and "on (" in peers_out and mode.value in peers_out
+
+    # `gateway peers` shows the link up with the level's padding, and nothing left queued
+    # (the ack is on its way; a link that dropped meanwhile is dialed again: give it time)
+    def peers_shown() -> str:
+        out = gateway_cli(cfg["a"], "peers")
+        return out if "on (" in out and "queued" not in out else ""
+
+    peers_out = wait_for(peers_shown, 60, "bob shown online with nothing queued")
+    assert "bob" in peers_out and mode.value in peers_out
+    assert peer(cfg["a"], "bob")["queued"] == 0
 
     # cover traffic: none at standard; FRONT bursts at high, a constant rate at paranoid
     def dummies() -> int:
