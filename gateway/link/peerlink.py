@@ -114,6 +114,8 @@ class PeerLink:
                 if not task.cancelled() and task.exception() is not None:
                     exc = task.exception()
                     log.info("link closed: %s: %s", type(exc).__name__, exc)
+                elif task.get_name() == "link-read":
+                    log.info("link closed: the other end closed the connection")
         finally:
             for task in tasks:
                 task.cancel()
