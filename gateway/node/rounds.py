@@ -152,7 +152,8 @@ class RoundsService:
             if asker is None:
                 self.counters["unknown_round"] += 1
                 return
-            self._progress(rid, sender, data)
+            if sender in asker.round.participants:  # the machine refuses (and counts) others
+                self._progress(rid, sender, data)
             self._outputs(rid, asker, asker.receive(sender, data, now))
             return
         participant = self.participants.get(rid)

@@ -399,6 +399,9 @@ async def test_messages_from_non_participants_are_refused(
     assert c.nodes[0].counters["refused_messages"] == 1
     await c.run_until(lambda: finished(c.nodes[0], rid))
     assert c.nodes[0].view(rid)["status"] == "ok"
+    # and the round's view shows no progress for the outsider
+    assert c.pub(2).hex() not in c.nodes[0].view(rid)["peers"]
+    assert c.pub(1).hex() in c.nodes[0].view(rid)["peers"]
 
 
 # --- AI calls that outlive their round ------------------------------------------------------
