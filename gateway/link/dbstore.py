@@ -21,7 +21,7 @@ from gateway.link.outbox import (
     release_records,
     save_session_state,
 )
-from gateway.link.stored import StoredSession, decode_stored
+from gateway.link.stored import StoredSession, check_successor, decode_stored
 from gateway.storage.db import SQL_ERRORS, transaction
 
 log = logging.getLogger("gateway.link")
@@ -55,9 +55,13 @@ class DbSessionStore:
         stored: StoredSession,
         records: Sequence[bytes],
         msg_ids: Sequence[bytes] = (),
+        *,
+        replaces: StoredSession | None = None,
     ) -> None:
         now = self.clock()
         with transaction(self.conn):
+            if replaces is not None:
+                check_successor(load_session_state(self.conn, contact), replaces)
             written = self._written.pop(contact, None)
             if written is not None:
                 release_records(self.conn, contact, written)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.errors import GatewayError, ProtocolError
+from gateway.errors import GatewayError, ProtocolError, SessionStateError
 from gateway.link import channels
 from gateway.link.channels import ChannelRegistry, LinkMux
 from gateway.link.dbstore import DbSessionStore
@@ -89,7 +89,12 @@ class PeerLink:
         return self.conn.role is Role.INITIATOR
 
     def stop(self) -> None:
-        """Close the link (another link to the contact replaces it, or the node stops)."""
+        """Close the link (another link to the contact replaces it, or the node stops).
+
+        The connection closes at once, so it seals nothing more: a link that replaces this
+        one may have resumed the same session.
+        """
+        self.conn.close()
         self._stop.set()
 
     def kick(self) -> None:
@@ -205,6 +210,8 @@ class PeerLink:
             if isinstance(message, Data):
                 self._handed.pop(message.msg_id, None)
             log.warning("could not queue a link message: %s", exc)
+            if isinstance(exc, SessionStateError):
+                self.stop()  # this link's session is closed or stale: it can send nothing
 
     async def _pump(self) -> None:
         while True:

@@ -100,8 +100,14 @@ class SessionStore(Protocol):
         stored: StoredSession,
         records: Sequence[bytes],
         msg_ids: Sequence[bytes] = (),
+        *,
+        replaces: StoredSession | None = None,
     ) -> None:
-        """Store the session, the records it produced and mark ``msg_ids`` sent: one transaction."""
+        """Store the session, the records it produced and mark ``msg_ids`` sent: one transaction.
+
+        With ``replaces`` (the state this one follows), raise SessionStateError and store
+        nothing if the stored copy of that session moved on (``stored.check_successor``).
+        """
         ...
 
     def drop(self, contact: bytes) -> None: ...
@@ -386,8 +392,9 @@ class LinkConnection:
             return [Rejected(f"payload {seq} was already received")]
         # cover records are numbered too, so a peer restored from an old copy is
         # caught even if all it sent since was cover (it would reuse their keys)
-        self.stored = self.stored.advanced(staged[-1], received=seq)
-        self.store.save(self.remote_identity, self.stored, [])
+        after = self.stored.advanced(staged[-1], received=seq)
+        self.store.save(self.remote_identity, after, [], replaces=self.stored)
+        self.stored = after
         if isinstance(event, CoverReceived):
             return []
         return [PayloadReceived(seq, event.payload[SEQ.size :])]
@@ -406,7 +413,7 @@ class LinkConnection:
 
         def persist(blob: bytes, records: list[bytes]) -> None:
             after.append(stored.advanced(blob, sent=1))
-            self.store.save(contact, after[0], records, msg_ids)
+            self.store.save(contact, after[0], records, msg_ids, replaces=stored)
 
         records = session.seal(SEQ.pack(seq) + payload, persist)
         self.stored = after[0]
@@ -419,7 +426,7 @@ class LinkConnection:
 
         def persist(blob: bytes, records: list[bytes]) -> None:
             after.append(stored.advanced(blob, sent=1))
-            self.store.save(contact, after[0], records)
+            self.store.save(contact, after[0], records, replaces=stored)
 
         record = session.dummy(persist, record_size, SEQ.pack(stored.next_send_seq))
         self.stored = after[0]

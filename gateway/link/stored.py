@@ -34,6 +34,26 @@ class StoredSession:
         return replace(self, blob=blob, next_send_seq=self.next_send_seq + sent, max_recv_seq=recv)
 
 
+def check_successor(current: bytes | None, replaces: StoredSession) -> None:
+    """Refuse to store the state that follows ``replaces`` if the stored copy moved on.
+
+    Two connections to one contact can hold copies of one session (both sides dialed, or a
+    reconnect raced the old link). Only the copy that matches the stored record may step
+    it: a stale copy would seal with message keys the other has already used. A record of
+    another session (a fresh one, adopted by a connection that then lost) is no such risk.
+    """
+    if current is None or current == replaces.encode():
+        return
+    try:
+        stored = decode_stored(current)
+    except (SessionStateError, VersionError):
+        return  # unusable: the next save replaces it
+    if stored.session_id == replaces.session_id:
+        raise SessionStateError(
+            "another connection to this contact moved the session on: this copy is stale"
+        )
+
+
 def decode_stored(data: bytes) -> StoredSession:
     if len(data) < _HEAD.size:
         raise SessionStateError("stored session record too short")

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.config.schema import PaddingMode
-from gateway.errors import GatewayError, HandshakeError, ProtocolError
+from gateway.errors import GatewayError, HandshakeError, ProtocolError, SessionStateError
 from gateway.link.hello import Hello
 from gateway.link.protocol import (
     Event,
@@ -27,7 +27,7 @@ from gateway.link.protocol import (
     SendBytes,
 )
 from gateway.link.records import PREFIX, RecordReader
-from gateway.link.stored import StoredSession
+from gateway.link.stored import StoredSession, check_successor
 from gateway.session.padding import is_allowed_record_size
 from gateway.session.ratchet import RatchetParams
 from gateway.session.session import SessionOptions
@@ -54,7 +54,12 @@ class MemoryStore:
         stored: StoredSession,
         records: Sequence[bytes],
         msg_ids: Sequence[bytes] = (),
+        *,
+        replaces: StoredSession | None = None,
     ) -> None:
+        if replaces is not None:
+            current = self.sessions.get(contact)
+            check_successor(None if current is None else current.encode(), replaces)
         self.sessions[contact] = stored
         self.journal.append((contact, len(records), tuple(msg_ids)))
 
@@ -190,6 +195,43 @@ def test_reconnecting_resumes_the_stored_session(pair: tuple[Side, Side, Gate]) 
     assert alice.store.sessions[bob.identity].session_id == session_id
     assert deliver(a2, b2, b"three") == [PayloadReceived(2, b"three")]
     assert deliver(b2, a2, b"four") == [PayloadReceived(2, b"four")]
+
+
+def test_two_connections_resuming_one_session_never_seal_with_the_same_keys(
+    pair: tuple[Side, Side, Gate],
+) -> None:
+    alice, bob, gate = pair
+    a, b, _ = connect(alice, bob, gate)
+    deliver(a, b, b"one")
+    # a second connection resumes the session while the first is still up (both dialed)
+    a2, b2, seen = connect(alice, bob, gate)
+    assert [e.resumed for e in seen[id(b2)] if isinstance(e, Opened)] == [True]
+    assert deliver(a, b, b"the first link goes on") == [
+        PayloadReceived(2, b"the first link goes on")
+    ]
+    # the second copy is stale now: it would seal payload 2 with the first's message key
+    stored, journaled = alice.store.sessions[bob.identity], len(alice.store.journal)
+    with pytest.raises(SessionStateError, match="stale"):
+        a2.send(b"same key twice")
+    with pytest.raises(SessionStateError, match="stale"):
+        a2.dummy()
+    assert alice.store.sessions[bob.identity] == stored and len(alice.store.journal) == journaled
+    # receiving is refused the same way: bob's second copy is behind his first
+    with pytest.raises(SessionStateError, match="stale"):
+        deliver(a, b2, b"three")
+    # the copy in step with the stored record goes on
+    assert deliver(b, a, b"back") == [PayloadReceived(1, b"back")]
+
+
+def test_a_stored_record_of_another_session_does_not_stop_a_link(
+    pair: tuple[Side, Side, Gate],
+) -> None:
+    alice, bob, gate = pair
+    a, b, _ = connect(alice, bob, gate)
+    other = StoredSession(b"\x07" * 32, 1, 0, b"a fresh session adopted by a losing connection")
+    alice.store.sessions[bob.identity] = other
+    assert deliver(a, b, b"on") == [PayloadReceived(1, b"on")]
+    assert alice.store.sessions[bob.identity].session_id != other.session_id
 
 
 def test_a_side_restored_from_an_old_copy_gets_a_fresh_session(
