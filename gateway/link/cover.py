@@ -28,10 +28,9 @@ from typing import Generic, Protocol, TypeVar
 
 from gateway.config.schema import CoverTraffic, Level, SecurityPolicy
 from gateway.errors import LinkError, QueueFullError
+from gateway.link.budget import WindowBudget
 from gateway.link.shaping import ShapingConfig
 
-#: the window of the FRONT bandwidth budget, seconds
-BUDGET_WINDOW = 60.0
 #: one Tor relay cell payload: the smallest record, the size of a dummy
 CELL_PAYLOAD = 498
 
@@ -155,7 +154,7 @@ class FrontScheduler:
         times = sorted(start + rayleigh(rng, self.scale) for _ in range(self.burst_size))
         self._burst = collections.deque(times)
         self._idle_at = start + self._idle_interval()
-        self._window: collections.deque[float] = collections.deque()
+        self._budget = WindowBudget(config.budget_bytes_per_minute)
         self.sent = 0
         self.dropped = 0
         self.absorbed = 0
@@ -184,13 +183,11 @@ class FrontScheduler:
         return sum(1 for _ in range(due) if self._spend(now))
 
     def _spend(self, now: float) -> bool:
-        while self._window and self._window[0] <= now - BUDGET_WINDOW:
-            self._window.popleft()
         size = self.config.dummy_size
-        if (len(self._window) + 1) * size > self.config.budget_bytes_per_minute:
+        if not self._budget.fits(now, size):
             self.dropped += 1
             return False
-        self._window.append(now)
+        self._budget.spend(now, size)
         self.sent += 1
         return True
 

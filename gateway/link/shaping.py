@@ -31,9 +31,8 @@ import math
 from dataclasses import dataclass
 
 from gateway.errors import LinkError
+from gateway.link.budget import WindowBudget
 
-#: the window of the padding budget, seconds
-BUDGET_WINDOW = 60.0
 #: payload bytes of one Tor relay cell
 CELL = 498
 
@@ -95,7 +94,7 @@ class BurstShaper:
         self._start = 0.0
         self._slot = 0  # index of the next slot in the burst
         self._end = 0  # the burst may end at this slot index (a bucket boundary)
-        self._spent: collections.deque[tuple[float, int]] = collections.deque()
+        self._budget = WindowBudget(config.budget_bytes_per_minute)
         self.bursts = 0
         self.slots = 0
         self.skipped = 0
@@ -162,14 +161,11 @@ class BurstShaper:
         that only prolongs a burst must fit the budget. A refusal ends the burst
         once its real bytes are out.
         """
-        while self._spent and self._spent[0][0] <= now - BUDGET_WINDOW:
-            self._spent.popleft()
-        used = sum(n for _, n in self._spent)
-        if self._real_bytes == 0 and used + size > self.config.budget_bytes_per_minute:
+        if not self._budget.fits(now, size) and self._real_bytes == 0:
             self.refused_bytes += size
             self._end = min(self._end, self._slot)
             return False
-        self._spent.append((now, size))
+        self._budget.spend(now, size)
         self.padding_bytes += size
         return True
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from gateway.config.levels import POLICIES
 from gateway.config.schema import Level
 from gateway.errors import LinkError, QueueFullError
+from gateway.link.budget import BUDGET_WINDOW
 from gateway.link.cover import (
-    BUDGET_WINDOW,
     COVER_DEFAULTS,
     ConstantRateConfig,
     ConstantRateScheduler,
