@@ -68,7 +68,8 @@ class MemorySync:
         self._again: set[bytes] = set()
         #: peers whose session lost its link: the next session is their one retry
         self._retrying: set[bytes] = set()
-        self._retry_sids: set[tuple[bytes, int]] = set()
+        #: sessions whose "link closed" is final (a retry, or the link failed at the start)
+        self._last_tries: set[tuple[bytes, int]] = set()
         self._waiting: dict[bytes, list[asyncio.Future[SyncFinished]]] = {}
         self._by_sid: dict[tuple[bytes, int], list[asyncio.Future[SyncFinished]]] = {}
         self._next_round = 0.0
@@ -173,10 +174,10 @@ class MemorySync:
         self._by_sid[(peer, sid)] = waiters
         if peer in self._retrying:
             self._retrying.discard(peer)
-            self._retry_sids.add((peer, sid))
+            self._last_tries.add((peer, sid))
         for envelope in envelopes:
             if not self.links.send_now(peer, CHANNEL, envelope):
-                self._retry_sids.add((peer, sid))  # the link is unusable now: no retry
+                self._last_tries.add((peer, sid))  # the link is unusable now: no retry
                 self.hub.drop_peer(peer)
                 break
         self._after_sessions()
@@ -204,9 +205,9 @@ class MemorySync:
             if self.restored_marker is not None:
                 self.restored_marker.unlink(missing_ok=True)  # our own chain is current again
         waiters = self._by_sid.pop((done.peer, done.sid), [])
-        retried = (done.peer, done.sid) in self._retry_sids
-        self._retry_sids.discard((done.peer, done.sid))
-        if done.error == LINK_CLOSED and not retried:
+        final = (done.peer, done.sid) in self._last_tries
+        self._last_tries.discard((done.peer, done.sid))
+        if done.error == LINK_CLOSED and not final:
             # the link was replaced (both sides dialed) or dropped: run the sync once more,
             # on the next link; waiters get that result, or "offline" if none comes up
             self._waiting.setdefault(done.peer, []).extend(waiters)
