@@ -13,6 +13,7 @@ from gateway.memory import merkle
 from gateway.memory.entry import Entry, Kind, decode_entry, load_entry
 from gateway.memory.merkle import SignedTreeHead
 from gateway.memory.spaces import DEFAULT_SPACE, Space, check_space_name
+from gateway.storage.db import create_private
 
 MAX_PENDING = 10_000
 _SQL_ERRORS: Mapping[type[BaseException], type[GatewayError]] = {sqlite3.Error: StoreError}
@@ -67,6 +68,8 @@ class MemoryStore:
     def __init__(self, path: Path | str) -> None:
         #: the database file (``:memory:`` for a store that lives in memory only)
         self.path = path
+        if str(path) != ":memory:":
+            create_private(Path(path))  # 0600, like the rest of the state directory
         with map_exceptions(_SQL_ERRORS):
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

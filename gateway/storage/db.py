@@ -73,7 +73,7 @@ def registered_migrations() -> tuple[Migration, ...]:
 
 def open_db(path: Path) -> sqlite3.Connection:
     """Open (or create, mode 0600) the database at ``path`` with the node's pragmas."""
-    _create_private(path)
+    create_private(path)
     with map_exceptions(SQL_ERRORS):
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
@@ -89,13 +89,21 @@ def open_db(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _create_private(path: Path) -> None:
-    """Create an empty database file with mode 0600 unless it exists."""
+def create_private(path: Path) -> None:
+    """Create an empty database file with mode 0600 unless it exists; make an existing one
+    (and its ``-wal``/``-shm`` files) 0600 too. SQLite gives the files it creates beside
+    a database the database file's mode, so they stay private from then on."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
         raise DatabaseError(f"cannot open database {path}: {exc.strerror}") from exc
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
 
 
 @contextlib.contextmanager
