@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.levels import POLICY_FIELDS
-from gateway.config.schema import GatewayConfig
+from gateway.config.memory import EVERYONE
+from gateway.config.schema import GatewayConfig, MemoryConfig
+from gateway.memory.spaces import DEFAULT_SPACE
 
 
 def _plain(value: object) -> Any:
@@ -39,9 +41,20 @@ def dump_effective(cfg: GatewayConfig) -> dict[str, Any]:
         "http": _plain(cfg.http),
         "api": _plain(cfg.api),
         "logging": _plain(cfg.logging),
-        "memory": _plain(cfg.memory),
+        "memory": _memory(cfg.memory),
         "ai": _plain(cfg.ai),
     }
+
+
+def _memory(memory: MemoryConfig) -> dict[str, Any]:
+    """The memory section, its spaces as the YAML writes them (name -> ``all`` or contacts),
+    with the ``default`` space (shared with every contact) unless the config redefines it."""
+    out: dict[str, Any] = _plain(memory)
+    spaces: dict[str, Any] = {DEFAULT_SPACE: EVERYONE}
+    for space in memory.spaces:
+        spaces[space.name] = EVERYONE if space.members is None else list(space.members)
+    out["spaces"] = spaces
+    return out
 
 
 def overridden_keys(cfg: GatewayConfig) -> frozenset[str]:
