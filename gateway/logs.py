@@ -300,6 +300,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
+class LibraryLevelFilter(logging.Filter):
+    """Passes other libraries' records only at :data:`OTHERS_LEVEL` and above.
+
+    The root logger's level does not stop them: a library that sets its own logger's
+    level (stem sets ``stem`` to TRACE) propagates every record to the root's handlers.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        ours = name == NODE_LOGGER or name.startswith(NODE_LOGGER + ".")
+        return ours or record.levelno >= OTHERS_LEVEL
+
+
 class _NodeHandler(logging.StreamHandler[IO[str]]):
     """The handler :func:`setup_logging` installs; remembers the levels it replaced."""
 
@@ -335,6 +348,7 @@ def setup_logging(
         teardown_logging(old)
     node = logging.getLogger(NODE_LOGGER)
     handler = _NodeHandler(stream if stream is not None else sys.stderr, (root.level, node.level))
+    handler.addFilter(LibraryLevelFilter())
     handler.addFilter(RedactionFilter(redaction))
     if structured:
         handler.setFormatter(JsonFormatter())

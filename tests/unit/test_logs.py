@@ -266,6 +266,27 @@ def test_level_filters_records() -> None:
     assert [json.loads(line)["msg"] for line in stream.getvalue().splitlines()] == ["shown"]
 
 
+def test_a_library_that_sets_its_own_level_logs_warnings_only() -> None:
+    """stem sets its logger to TRACE: at ``info`` its debug and info lines (tor's
+    control traffic, 'unrecognized purpose', SocketClosed on a tor restart) stay out."""
+    import stem.util.log  # noqa: F401  (sets the 'stem' logger's level, as the node does)
+
+    stream = io.StringIO()
+    handler = setup_logging("info", ALWAYS, stream)
+    try:
+        stem_logger = logging.getLogger("stem")
+        assert stem_logger.level < logging.DEBUG
+        stem_logger.debug("Sent to tor: GETINFO version")
+        stem_logger.info("unrecognized purpose (HS_SERVICE_HSDIR)")
+        stem_logger.info("Error while receiving a control message (SocketClosed): empty socket")
+        stem_logger.warning("tor said no")
+        logging.getLogger("gateway.tor").info("ours")
+    finally:
+        teardown_logging(handler)
+    msgs = [json.loads(line)["msg"] for line in stream.getvalue().splitlines()]
+    assert msgs == ["tor said no", "ours"]
+
+
 def test_other_libraries_are_scrubbed_too(onion: str) -> None:
     stream = io.StringIO()
     handler = setup_logging("info", ALWAYS, stream)
