@@ -50,7 +50,8 @@ mapped onto this tree at the I/O boundary where they happen (see
    |- ApiError                    the running node's local API refused or did not answer
    |- PingError                   an onion could not be reached through tor
    |- InviteError                 an invite: malformed, bad signature, expired, reused, self
-   +- ContactError                no such contact, or an ambiguous name
+   |- ContactError                no such contact, or an ambiguous name
+   +- ServiceError                the system service cannot be installed or removed
 """
 
 from __future__ import annotations
@@ -333,6 +334,10 @@ class InviteError(GatewayError):
 
 class ContactError(GatewayError):
     """A contact that does not exist, or a name that matches more than one contact."""
+
+
+class ServiceError(GatewayError):
+    """The system service (systemd unit, service user) cannot be installed or removed."""
 
 
 # --- link ----------------------------------------------------------------------

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.invite_cmd",
     "gateway.cli.contacts_cmd",
     "gateway.cli.run_cmd",
+    "gateway.cli.status_cmd",
     "gateway.cli.ping_cmd",
     "gateway.cli.peers_cmd",
     "gateway.cli.messages_cmd",
@@ -34,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.config_cmd",
     "gateway.cli.backup_cmd",
     "gateway.cli.testnet_cmd",
+    "gateway.cli.service_cmd",
 )
 
 

@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,6 +105,13 @@ async def test_launch_publish_reach_stop_and_restart_same_address(
     assert body["status"] == "ok" and body["protocol"] == 1
     assert "address" not in body
     assert tor_pids(tmp_path / "state")
+    # the container's and the service's health check: the onion is published
+    health = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "gateway", "--config", str(config), "status", "--check"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (health.returncode, health.stdout) == (0, "healthy: tor published\n"), health.stderr
 
     assert node.stop() == 0
     assert wait_gone(tmp_path / "state") == []

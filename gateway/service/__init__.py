@@ -1,0 +1,1 @@
+"""Running gateway as a system service: the systemd unit and its installation."""
