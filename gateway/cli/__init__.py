@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.config_cmd",
     "gateway.cli.backup_cmd",
     "gateway.cli.testnet_cmd",
+    "gateway.cli.bridges_cmd",
     "gateway.cli.service_cmd",
 )
 

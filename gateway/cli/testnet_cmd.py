@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.testnet import TestNetwork
+from gateway.testnet.bridge import bridge_line
 
 
 def register(sub: Any) -> None:
@@ -20,6 +21,10 @@ def register(sub: Any) -> None:
     up.add_argument("--relays", type=int, default=4, help="relays besides the 3 authorities")
     up.add_argument("--tor", default="tor", help="tor binary (default: tor on PATH)")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    up.add_argument(
+        "--bridge", action="store_true",
+        help="also run an obfs4 bridge (needs obfs4proxy) and print its bridge line",
+    )  # fmt: skip
     up.set_defaults(func=_up)
 
     status = actions.add_parser("status", help="show the nodes and the consensus")
@@ -43,6 +48,10 @@ def _up(args: argparse.Namespace) -> int:
     took = time.monotonic() - started
     print(f"private Tor network up in {took:.1f} s: {len(network.nodes)} tor processes")
     print(f"nodes join it with:  tor.testnet: {network.directory}")
+    if args.bridge:
+        line = network.start_bridge()
+        print("obfs4 bridge up; nodes reach the network only through it with:")
+        print(f"  tor.bridges: ['{line}']")
     return 0
 
 
@@ -77,6 +86,9 @@ def _status(args: argparse.Namespace) -> int:
                 f"consensus: valid-after {c.valid_after}, {c.relays} relays, "
                 f"{c.running} running, {c.hsdirs} HSDirs"
             )
+        for bridge in TestNetwork.load(args.dir).bridges():
+            line = bridge_line(bridge)
+            print(f"{bridge.nickname:10} bridge    {line or '(no bridge line yet)'}")
         print("ready" if status.ready else "not ready")
     return 0 if status.ready else 1
 

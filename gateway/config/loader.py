@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from gateway.config.bridges import build_bridges, build_transports, transports_used
 from gateway.config.checks import (
     check_attach,
     check_launch_only,
@@ -56,6 +57,9 @@ TOR_KEYS = (
     "control",
     "socks_port",
     "extra_torrc",
+    "bridges",
+    "transports",
+    "require_bridges",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -159,6 +163,13 @@ def _tor(section: Section, security: SecurityConfig) -> TorConfig:
     if testnet is not None:
         check_testnet(section, "testnet", testnet)
     extra = check_extra_torrc(section, level_spec(security.level))
+    transports = build_transports(section.sub("transports"))
+    bridges = build_bridges(section, transports)
+    require_bridges = section.boolean("require_bridges", False)
+    if require_bridges and not bridges:
+        raise section.error(
+            "bridges", "at least one bridge line", [], "tor.require_bridges is true"
+        )
     if mode is TorMode.LAUNCH:
         binary = resolve_binary(section, "binary")
         check_launch_only(section, control)
@@ -169,6 +180,11 @@ def _tor(section: Section, security: SecurityConfig) -> TorConfig:
             raise section.error(
                 "extra_torrc", "an empty list in attach mode", list(extra), "launch mode only"
             )
+        if bridges:
+            raise section.error(
+                "bridges", "an empty list in attach mode", len(bridges),
+                "the attached tor's own torrc sets its bridges",
+            )  # fmt: skip
     return TorConfig(
         mode=mode,
         binary=binary,
@@ -180,6 +196,9 @@ def _tor(section: Section, security: SecurityConfig) -> TorConfig:
         control=control,
         socks_port=section.opt_integer("socks_port", 1, 65535),
         extra_torrc=extra,
+        bridges=bridges,
+        transports=tuple(transports_used(bridges, transports).items()),
+        require_bridges=require_bridges,
     )
 
 

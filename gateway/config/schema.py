@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.config.bridges import BridgeLine
 from gateway.converge.adapters.config import AIConfig
 
 
@@ -130,6 +131,12 @@ class TorConfig:
     socks_port: int | None = None
     #: the node's own torrc lines, appended last (launch mode)
     extra_torrc: tuple[str, ...] = ()
+    #: bridges to reach Tor through (launch mode); none means tor connects directly
+    bridges: tuple[BridgeLine, ...] = ()
+    #: (transport, client binary) for each transport the bridges use
+    transports: tuple[tuple[str, str], ...] = ()
+    #: refuse to load a config without bridges (for PARANOID users behind censorship)
+    require_bridges: bool = False
 
 
 @dataclass(frozen=True)

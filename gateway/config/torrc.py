@@ -1,7 +1,8 @@
 """Render the torrc of a node's own tor (launch mode).
 
 Order: ``torrc.d/base.conf`` with the node's paths and ports, the testnet's
-``client.conf`` verbatim (if ``tor.testnet``), the level's global options (with
+``client.conf`` verbatim (if ``tor.testnet``), the bridges (``UseBridges``,
+``ClientTransportPlugin``, ``Bridge`` lines, if ``tor.bridges``), the level's global options (with
 overrides), ``ClientOnionAuthDir`` (if set), the HiddenServiceDir block with
 the level's per-service options (when the onion service is provisioned in the
 torrc), then ``tor.extra_torrc``. Reads base.conf and client.conf; writes nothing.
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.config.bridges import bridge_torrc_lines
 from gateway.config.levels import torrc_dir
 from gateway.config.schema import GatewayConfig, OnionProvisioning
 from gateway.config.tor_options import bad_value_char, is_per_service
@@ -40,6 +42,7 @@ def render_torrc(cfg: GatewayConfig, ctx: TorrcContext) -> str:
     sections = [
         _base(cfg, ctx),
         _testnet(cfg),
+        bridge_torrc_lines(cfg.tor.bridges, cfg.tor.transports),
         _options(o for o in cfg.security.tor_options if not is_per_service(o[0])),
         _client_auth(cfg, ctx),
         _hidden_service(cfg, ctx),

@@ -18,12 +18,11 @@ from pathlib import Path
 
 from gateway.errors import TestnetError
 from gateway.testnet import consensus, keys, process
+from gateway.testnet.bridge import BridgeSpec, bridges_of, make_bridge, start_bridge
 from gateway.testnet.ports import free_ports
 from gateway.testnet.torrc import LOOPBACK, NodeSpec, client_lines, node_torrc
 
 AUTHORITIES = 3
-#: seconds a started tor gets to write its PidFile before it counts as dead
-STARTUP_GRACE = 10.0
 FORMAT_VERSION = 1
 
 
@@ -159,6 +158,17 @@ class TestNetwork:
         """torrc lines that make a tor a client of this network."""
         return client_lines(self.authorities)
 
+    def bridges(self) -> list[BridgeSpec]:
+        """The network's bridges (``gateway testnet up --bridge``), not in its consensus."""
+        return bridges_of(self.directory)
+
+    def start_bridge(self, *, timeout: float = 90.0, owner_pid: int | None = None) -> str:
+        """Make (once) and start the network's obfs4 bridge; its bridge line."""
+        bridge = make_bridge(self.directory, self.authorities)
+        return start_bridge(
+            bridge, self.tor_binary, self.defaults_torrc, timeout=timeout, owner_pid=owner_pid
+        )
+
     # -- running -----------------------------------------------------------------
 
     def start(self, *, timeout: float = 120.0, owner_pid: int | None = None) -> None:
@@ -182,7 +192,7 @@ class TestNetwork:
         while not (status := self.status()).ready:
             elapsed = time.monotonic() - started
             dead = [n for n, s in zip(self.nodes, status.nodes, strict=True) if s.pid is None]
-            if dead and elapsed > STARTUP_GRACE:
+            if dead and elapsed > process.STARTUP_GRACE:
                 raise TestnetError(
                     f"tor node {dead[0].nickname} is not running: "
                     f"{process.log_tail(dead[0].directory / 'notice.log')}"
@@ -213,20 +223,21 @@ class TestNetwork:
 
     def stop(self) -> None:
         """Stop every tor of the network; none is left running afterwards."""
-        pids = [
-            pid for n in self.nodes if (pid := process.pid_of(n.torrc_path, n.pid_file)) is not None
-        ]
+        runs = [(n.torrc_path, n.pid_file) for n in self.nodes]
+        runs += [(b.torrc_path, b.pid_file) for b in self.bridges()]
+        pids = [pid for torrc, pid_file in runs if (pid := process.pid_of(torrc, pid_file))]
         pids += self._unlisted_pids()
         process.stop_pids(sorted(set(pids)))
-        for n in self.nodes:
-            n.pid_file.unlink(missing_ok=True)
+        for _, pid_file in runs:
+            pid_file.unlink(missing_ok=True)
 
     def _unlisted_pids(self) -> list[int]:
         """tors of this network that have not written their PidFile yet."""
+        torrcs = [n.torrc_path for n in self.nodes] + [b.torrc_path for b in self.bridges()]
         found = []
         for proc in Path("/proc").iterdir():
             if proc.name.isdigit():
                 pid = int(proc.name)
-                if any(process.runs_torrc(pid, n.torrc_path) for n in self.nodes):
+                if any(process.runs_torrc(pid, torrc) for torrc in torrcs):
                     found.append(pid)
         return found

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from gateway.errors import TestnetError
 
+#: seconds a started tor gets to write its PidFile before it counts as dead
+STARTUP_GRACE = 10.0
+
 
 def spawn(tor: str, torrc: Path, defaults: Path, owner_pid: int | None) -> subprocess.Popen[bytes]:
     """Start one tor in its own session. With ``owner_pid`` it exits when that process does."""

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from gateway.config.schema import GatewayConfig
 from gateway.config.torrc import TorrcContext, render_torrc
-from gateway.errors import ControlError, TorError
+from gateway.errors import BootstrapError, ControlError, TorError
 from gateway.tor import attach, launch
 from gateway.tor.bootstrap import wait_for_bootstrap
+from gateway.tor.bridges import through_bridges
 from gateway.tor.controller import TorControl, TorEvent
 from gateway.tor.display import ProgressDisplay
 
@@ -88,8 +89,10 @@ async def start_launched(
             display=display,
             death_probe=lambda: launch.death_reason(launched.process),
         )
-    except BaseException:
+    except BaseException as exc:
         await asyncio.to_thread(launch.stop_process, launched.process)
+        if isinstance(exc, BootstrapError):
+            raise through_bridges(exc, cfg.tor.bridges) from None
         raise
     return session
 
