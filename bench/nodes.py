@@ -38,7 +38,7 @@ def wait_until(
 
 
 class BenchNode:
-    """One ``gateway run`` subprocess (STANDARD), its config and its state directory."""
+    """One ``gateway run`` subprocess (STANDARD unless ``level``), its config and state."""
 
     def __init__(
         self,
@@ -46,12 +46,14 @@ class BenchNode:
         network: TestNetwork,
         name: str,
         yaml_extra: dict[str, Any] | None = None,
+        *,
+        level: str = "standard",
     ) -> None:
         self.name, self.state = name, folder / name
         self.config = folder / f"{name}.yaml"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
-        self.cli("init", "--level", "standard", "--testnet", str(network.directory),
+        self.cli("init", "--level", level, "--testnet", str(network.directory),
                  "--name", name, "--state-dir", str(self.state))  # fmt: skip
         if yaml_extra:
             data = yaml.safe_load(self.config.read_text())
