@@ -92,6 +92,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def smaps_mb(pid: int) -> dict[str, float]:
+    """PSS (shared pages split among their users) and USS (pages only this process holds)."""
+    fields: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0])
+    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {"pss": fields.get("Pss", 0) / 1024, "uss": uss / 1024}
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
@@ -108,9 +118,15 @@ def stats(values: Sequence[float]) -> dict[str, float]:
 
 
 def memory(nodes: Sequence[ScaleNode]) -> dict[str, Any]:
+    """RSS of each node's Python process and tor; PSS and USS of the Python process (RSS
+    counts libpython, OpenSSL, libsodium... in full in every process that maps them)."""
     node_mb = [rss_mb(n.pids()[0]) for n in nodes]
     tor_mb = [sum(rss_mb(t) for t in n.pids()[1]) for n in nodes]
-    return {"node": stats(node_mb), "tor": stats(tor_mb), "target_node_mb": TARGET_NODE_MB,
+    shared = [smaps_mb(n.pids()[0]) for n in nodes]
+    return {"node": stats(node_mb), "tor": stats(tor_mb),
+            "node_pss": stats([m["pss"] for m in shared]),
+            "node_uss": stats([m["uss"] for m in shared]),
+            "target_node_mb": TARGET_NODE_MB,
             "nodes_over_target": sum(mb > TARGET_NODE_MB for mb in node_mb)}  # fmt: skip
 
 
