@@ -50,7 +50,11 @@ def run_add(args: argparse.Namespace) -> int:
     paths, book, client_auth = _open(args)
     with book:
         contact = book.add_contact(
-            args.invite, int(time.time()), nickname=args.nickname, client_auth=client_auth
+            args.invite,
+            int(time.time()),
+            nickname=args.nickname,
+            client_auth=client_auth,
+            level=cfg.security.level,
         )
     install_contact_keys(paths, contact)
     print(f"added {_name(contact)} ({contact.short_id}): pending until the first connection")

@@ -14,7 +14,7 @@ from gateway.errors import PingError
 from gateway.node.runtime_file import read_runtime
 from gateway.session.handshake import normalize_onion
 from gateway.state.paths import StatePaths
-from gateway.tor.socks import SOCKS_ERRORS, http_session
+from gateway.tor.socks import SOCKS_ERRORS, explain, http_session
 
 #: an unreachable onion, or a reply that is not JSON
 PING_ERRORS: tuple[type[Exception], ...] = (*SOCKS_ERRORS, ValueError)
@@ -73,5 +73,5 @@ async def _ping(socks_port: int, url: str, count: int, timeout: float) -> tuple[
                     reply = await resp.json()
                 rtts.append(time.perf_counter() - started)
     except PING_ERRORS as exc:
-        raise PingError(f"{url} not reachable through tor: {exc or type(exc).__name__}") from exc
+        raise PingError(f"{url} not reachable through tor: {explain(exc)}") from exc
     return rtts, reply

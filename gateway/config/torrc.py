@@ -82,7 +82,9 @@ def _base(cfg: GatewayConfig, ctx: TorrcContext) -> list[str]:
             data_dir=_path_value(cfg, "node.state_dir", ctx.data_dir),
             control_socket=f"unix:{socket_path}",
             socks_port=str(ctx.socks_port),
-            socks_flags=" IsolateSOCKSAuth" if cfg.security.policy.stream_isolation else "",
+            # ExtendedErrors: tor says why an onion failed (e.g. missing client authorization)
+            socks_flags=" ExtendedErrors"
+            + (" IsolateSOCKSAuth" if cfg.security.policy.stream_isolation else ""),
         )
     except (KeyError, ValueError) as exc:
         raise ConfigError(base, "tor", "known ${...} placeholders", detail=str(exc)) from None

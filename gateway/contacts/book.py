@@ -337,17 +337,28 @@ class ContactBook:
         *,
         nickname: str | None = None,
         client_auth: bool = False,
+        level: Level | None = None,
     ) -> Contact:
         """Add the inviter of ``invite_text`` as a pending contact.
 
         Refuses malformed, badly signed, expired, already used and own invites,
-        and inviters who are already contacts. With ``client_auth`` a key pair
-        is made for them: we authorize the public half and offer the private
-        half on the first link.
+        inviters who are already contacts, and (given this node's ``level``) an
+        inviter of another security level: a link's session options are each side's
+        level's and are not negotiated yet, so such a link could never open. With
+        ``client_auth`` a key pair is made for them: we authorize the public half and
+        offer the private half on the first link.
         """
         invite = decode_invite(invite_text, now)
         if invite.identity_key == self._own:
             raise InviteError("self", "this is this node's own invite")
+        if level is not None and invite.level is not level:
+            raise InviteError(
+                "level_mismatch",
+                f"this invite is from a {invite.level.value} node and this node is "
+                f"{level.value}: links between security levels are not supported yet "
+                "(their padding, header encryption and post-quantum handshake differ; "
+                "see docs/LINK.md); pair nodes of the same level",
+            )
         name = check_nickname(nickname) if nickname is not None else invite.nickname
         offer = ClientAuthKey.generate() if client_auth else None
         digest = secret_hash(invite.secret)

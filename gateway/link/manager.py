@@ -39,6 +39,8 @@ from gateway.link.pacer import Pacer, Tap
 from gateway.link.peerlink import PeerLink
 from gateway.link.protocol import LinkConnection, LocalNode, Opened, Peer, Role
 from gateway.link.ratelimit import HandshakeLimiter
+from gateway.logs import redact
+from gateway.tor.socks import CLIENT_AUTH_REPLIES, explain, reply_code
 
 log = logging.getLogger("gateway.link")
 
@@ -101,6 +103,8 @@ class LinkManager:
         self.registry = registry
         self.virtual_port = virtual_port
         self.refetch = refetch
+        #: contacts whose onion refused us for client authorization (warned about once)
+        self._auth_warned: set[bytes] = set()
         self.on_contact = on_contact
         self.link_hooks: list[LinkHook] = []
         #: sees every record a link writes (bytes, whether it is cover): for the metrics
@@ -267,7 +271,16 @@ class LinkManager:
             reader, writer = await self._open(contact)
         except (OSError, TimeoutError, ProxyError) as exc:
             self.counters["dial_failed"] += 1
-            log.debug("dial failed: %s", type(exc).__name__)
+            if reply_code(exc) in CLIENT_AUTH_REPLIES:
+                self.counters["dial_client_auth"] += 1
+                warn = contact.identity not in self._auth_warned  # once per contact and run
+                self._auth_warned.add(contact.identity)
+                log.log(
+                    logging.WARNING if warn else logging.DEBUG,
+                    "cannot reach contact %s: %s", redact(contact.id), explain(exc),
+                )  # fmt: skip
+            else:
+                log.debug("dial failed: %s", explain(exc))
             return False
         pending = contact.state is ContactState.PENDING
         peer = Peer(

@@ -66,6 +66,8 @@ class NodeRunner:
         self.restarts = 0
         self.services: NodeServices | None = None
         self._restart = asyncio.Event()
+        #: the next publication follows a requested restart: do not print the address again
+        self._quiet = False
 
     def stop(self) -> None:
         """Ask the node to stop (as SIGTERM does)."""
@@ -89,10 +91,13 @@ class NodeRunner:
             raise
         try:
             front_port = await self.services.start()
+            # our keys to reach contacts' onions: given to the running tor, at every level
+            self.services.watch_client_auth((client_auth_dir(paths),), self.services.load_keys)
             if self.cfg.security.policy.client_auth_required:
+                # who may reach our onion: tor reads it only at start (a reload under
+                # Sandbox 1 makes it exit), so a change restarts tor, same address
                 self.services.watch_client_auth(
-                    (authorized_clients_dir(paths.hs_dir), client_auth_dir(paths)),
-                    self.request_restart,
+                    (authorized_clients_dir(paths.hs_dir),), self.request_restart
                 )
             self.spec = self._service_spec(paths, key, f"127.0.0.1:{front_port}")
             with stop_on_signals(self._stop):
@@ -130,12 +135,16 @@ class NodeRunner:
             await self._until_stopped(self._bring_up(paths, key, front_port))
 
     def request_restart(self) -> None:
-        """Restart tor (same address): it reads client authorization only at start."""
+        """Restart tor (same address): it reads client authorization only at start.
+
+        A requested restart is not news: the address is not printed again (a restart
+        after tor died is, and is printed, as the service was down)."""
+        self._quiet = True
         self._restart.set()
 
     async def _dead_or_restart(self, session: TorSession) -> str | None:
-        """Why tor died, or None when a restart was requested."""
-        self._restart.clear()
+        """Why tor died, or None when a restart was requested (also one requested while
+        tor was coming up: the files it asks for may have changed after tor read them)."""
         dead = asyncio.ensure_future(session.wait_dead())
         asked = asyncio.ensure_future(self._restart.wait())
         try:
@@ -144,7 +153,10 @@ class NodeRunner:
             asked.cancel()
             if not dead.done():
                 dead.cancel()
-        return dead.result() if dead.done() and not dead.cancelled() else None
+        if dead.done() and not dead.cancelled():
+            return dead.result()
+        self._restart.clear()
+        return None
 
     async def _bring_up(self, paths: StatePaths, key: OnionKey, front_port: int) -> None:
         assert self.spec is not None
@@ -172,7 +184,9 @@ class NodeRunner:
             ),
         )
         self.services.status.published(self.spec.onion)
-        print(self.spec.onion, file=self._out, flush=True)
+        if not self._quiet:
+            print(self.spec.onion, file=self._out, flush=True)
+        self._quiet = False
         log.info("onion service published")
         self.published.set()
 
@@ -189,9 +203,9 @@ class NodeRunner:
             client_onion_auth_dir=self._client_auth_dir(paths),
         )
 
-    def _client_auth_dir(self, paths: StatePaths) -> Path | None:
-        if not self.cfg.security.policy.client_auth_required:
-            return None
+    def _client_auth_dir(self, paths: StatePaths) -> Path:
+        """``ClientOnionAuthDir`` at every level: a node of any level may hold the key to a
+        paranoid contact's onion (tor loads them at start; later ones over the control port)."""
         folder = client_auth_dir(paths)
         folder.mkdir(mode=0o700, exist_ok=True)
         return folder

@@ -29,10 +29,11 @@ from gateway.api.server import ApiServer, LocalApi, RouteSet
 from gateway.api.status import NodeStatus
 from gateway.config.schema import GatewayConfig, OnionProvisioning
 from gateway.contacts.book import Contact, ContactBook
-from gateway.contacts.local import install_contact_keys
+from gateway.contacts.client_auth import onion_client_auth_add_args, parse_auth_private_file
+from gateway.contacts.local import client_auth_dir, install_contact_keys
 from gateway.converge.adapters.base import Adapter
 from gateway.converge.adapters.factory import build_adapter
-from gateway.errors import AdapterError, GatewayError
+from gateway.errors import AdapterError, ContactError, GatewayError
 from gateway.link.channels import ChannelRegistry
 from gateway.link.front import FrontDoor
 from gateway.link.manager import LinkManager
@@ -66,6 +67,31 @@ class TorHandle:
 
     def __init__(self) -> None:
         self.control: TorControl | None = None
+
+    async def load_client_auth(self, folder: Path) -> int:
+        """Give tor every key in ``folder`` (ours, to reach contacts' onions) over the
+        control port (``ONION_CLIENT_AUTH_ADD``), and refetch those onions' descriptors;
+        how many. Works at every level, attached tors and ``Sandbox 1`` included."""
+        control = self.control
+        if control is None or not folder.is_dir():
+            return 0
+        loaded = 0
+        for path in sorted(folder.glob("*.auth_private")):
+            try:
+                onion, private = parse_auth_private_file(path.read_text())
+            except (OSError, ContactError) as exc:
+                log.warning("client-auth file %s skipped: %s", path.name, exc)
+                continue
+            args = onion_client_auth_add_args(onion, private)
+            reply = await control.call(control.stem.msg, f"ONION_CLIENT_AUTH_ADD {args}")
+            status = reply.content()[0][0] if reply.content() else ""
+            if status not in ("250", "251", "252"):  # OK, replaced, registered
+                log.warning("tor refused a client-auth key (%s): %s", status, reply)
+                continue
+            loaded += 1
+            with contextlib.suppress(GatewayError):
+                await self.refetch(onion)
+        return loaded
 
     async def refetch(self, onion: str) -> None:
         """Ask tor to fetch ``onion``'s descriptor again (after failed dials)."""
@@ -124,8 +150,8 @@ class NodeServices:
             tor = TorHandle()
 
             async def on_paired(contact: Contact) -> None:
-                if policy.client_auth_required:
-                    install_contact_keys(paths, contact)  # tor restarts to load them
+                # at every level: the key to a paranoid contact's onion comes with pairing
+                install_contact_keys(paths, contact)
 
             links = LinkManager(
                 local=local,
@@ -208,11 +234,26 @@ class NodeServices:
         return port
 
     def watch_client_auth(self, folders: tuple[Path, ...], on_change: Callable[[], None]) -> None:
-        """Call ``on_change`` when client-authorization files change (tor must restart)."""
+        """Call ``on_change`` when client-authorization files in ``folders`` change."""
         self.tasks.append(asyncio.create_task(authwatch.watch(folders, on_change)))
+
+    def load_keys(self) -> None:
+        """Hand tor the keys in ``client_auth/`` now (without waiting for the call)."""
+        folder = client_auth_dir(StatePaths(self.cfg.node.state_dir))
+        self.tasks.append(asyncio.create_task(self._load_keys(folder)))
+
+    async def _load_keys(self, folder: Path) -> None:
+        try:
+            count = await self.tor.load_client_auth(folder)
+        except GatewayError as exc:
+            log.warning("could not give tor the client-auth keys: %s", exc)
+            return
+        if count:
+            log.info("tor holds %d client-auth key(s) for contacts' onions", count)
 
     def tor_ready(self, control: TorControl, socks_port: int | None) -> None:
         self.tor.control = control
+        self.load_keys()  # an attached tor has not read our ClientOnionAuthDir
         self.links.set_socks_port(socks_port)
         self.metrics.set_bootstrap_percent(100)
         self.tasks.append(asyncio.create_task(self._watch_circuits(control)))

@@ -43,7 +43,7 @@ def test_standard_torrc(tmp_path: Path) -> None:
         f"ControlSocket unix:{state}/tor/control.sock",
         "ControlSocketsGroupWritable 0",
         "CookieAuthentication 1",
-        "SocksPort 127.0.0.1:39123",
+        "SocksPort 127.0.0.1:39123 ExtendedErrors",  # tor says why an onion failed
         f"Log notice file {state}/tor/notice.log",
     ]
     assert "SafeLogging 1" in lines
@@ -56,7 +56,7 @@ def test_high_torrc_has_isolation_padding_and_service_block(tmp_path: Path) -> N
     cfg = _config(tmp_path, Level.HIGH)
     lines = _lines(render_torrc(cfg, _ctx(tmp_path, cfg)))
     state = cfg.node.state_dir
-    assert "SocksPort 127.0.0.1:39123 IsolateSOCKSAuth" in lines
+    assert "SocksPort 127.0.0.1:39123 ExtendedErrors IsolateSOCKSAuth" in lines
     assert "ConnectionPadding 1" in lines
     assert "Sandbox 1" not in lines
     i = lines.index(f"HiddenServiceDir {state}/hs")

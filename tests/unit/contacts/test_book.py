@@ -291,3 +291,15 @@ def test_contact_repr_hides_private_material(alice: Node, bob: Node) -> None:
     assert (
         invite.client_auth_private or b""
     ).hex() not in text and "offer_auth_private" not in text
+
+
+def test_an_invite_from_another_level_is_refused_with_the_reason(alice: Node, bob: Node) -> None:
+    """A link's session options follow each side's level and are not negotiated: such a
+    contact would stay pending forever, so it is refused at once, saying why; nothing is
+    written (the invite can still be used by a node of its level)."""
+    invite = alice.invite(level=Level.PARANOID)
+    with pytest.raises(InviteError, match="from a paranoid node and this node is standard") as info:
+        bob.book.add_contact(invite.text, NOW, level=Level.STANDARD)
+    assert _reason(info) == "level_mismatch"
+    assert bob.book.list() == ()
+    assert bob.book.add_contact(invite.text, NOW, level=Level.PARANOID).state.value == "pending"

@@ -26,6 +26,8 @@ from gateway.config.schema import (
 from gateway.errors import PublishError, TorDiedError
 from gateway.node import runner as runner_mod
 from gateway.node.runner import NodeRunner
+from gateway.state.onion_key import OnionKey
+from gateway.state.paths import StatePaths
 
 ADDR = "g" * 56
 
@@ -69,9 +71,17 @@ class FakeServices:
         self.closed = False
         self.api = type("Api", (), {"endpoint": "http://127.0.0.1:1"})()
         self.status = NodeStatus(Level.STANDARD)  # what the API's status route shows
+        self.watches: list[tuple[tuple[str, ...], Any]] = []
+        self.loads = 0
 
     async def start(self) -> int:
         return 8181
+
+    def watch_client_auth(self, folders: tuple[Path, ...], on_change: Any) -> None:
+        self.watches.append((tuple(f.name for f in folders), on_change))
+
+    def load_keys(self) -> None:
+        self.loads += 1
 
     def tor_ready(self, control: Any, socks_port: int | None) -> None:
         self.ready.append(socks_port)
@@ -161,6 +171,38 @@ async def test_publish_print_and_stop(tmp_path: Path, world: World) -> None:
     assert world.removed == 1 and world.sessions[0].closed
     assert world.services.ready == [9050, None] and world.services.closed
     assert not (tmp_path / "state" / "node.json").exists()
+
+
+async def test_client_auth_keys_are_watched_at_every_level(tmp_path: Path, world: World) -> None:
+    """A standard node may hold the key to a paranoid contact's onion: its client_auth/
+    folder is watched (and handed to tor live), without restarting tor."""
+    node = NodeRunner(config(tmp_path), out=io.StringIO(), err=io.StringIO())
+    task = await run_until_published(node)
+    [(folders, on_change)] = world.services.watches
+    assert folders == ("client_auth",) and on_change == world.services.load_keys
+    ctx = node._torrc_context(StatePaths(tmp_path / "state"), OnionKey.generate(), 8181)
+    assert ctx.client_onion_auth_dir == tmp_path / "state" / "client_auth"
+    node.stop()
+    assert await asyncio.wait_for(task, 5) == 0
+
+
+async def test_a_requested_restart_does_not_print_the_address_again(
+    tmp_path: Path, world: World
+) -> None:
+    """A restart for client authorization (a paranoid invite) is not news; the address
+    is printed once, and again only when tor died and came back."""
+    out = io.StringIO()
+    node = NodeRunner(config(tmp_path), out=out, err=io.StringIO())
+    task = await run_until_published(node)
+    node.request_restart()
+    for _ in range(200):
+        if len(world.sessions) == 2 and world.services.status.tor == "published":
+            break
+        await asyncio.sleep(0.01)
+    assert len(world.sessions) == 2
+    node.stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert out.getvalue() == f"{ADDR}.onion\n"
 
 
 @pytest.mark.parametrize("world", [(2,)], indirect=True)
