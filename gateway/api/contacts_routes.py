@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.replies import json_error
+from gateway.api.replies import json_error, read_json
 from gateway.cli.contacts_cmd import contact_json
 from gateway.cli.invite_cmd import DEFAULT_TTL, MAX_TTL, invite_json
 from gateway.config.schema import SecurityPolicy
@@ -32,7 +32,7 @@ INVITES = "/api/v1/invites"
 async def _object(request: web.Request, allowed: dict[str, type]) -> dict[str, Any] | web.Response:
     """The request's JSON object (``allowed``: field -> type; null is absent), or the error."""
     try:
-        data = await request.json()
+        data = await read_json(request)
     except ValueError:
         return json_error(400, "bad_request", "expected a JSON object")
     if not isinstance(data, dict):

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.replies import json_error
+from gateway.api.replies import json_error, read_json
 from gateway.errors import EntryError, StoreError
 from gateway.memory.hub import SyncFinished
 from gateway.node.memops import MAX_LIST, MemoryService, entry_json, parse_id
@@ -63,7 +63,7 @@ class MemoryRoutes:
 
     async def _put(self, request: web.Request) -> web.Response:
         try:
-            data = await request.json()
+            data = await read_json(request)
         except ValueError:
             return json_error(400, "bad_request", "expected a JSON object")
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.replies import json_error
+from gateway.api.replies import json_error, read_json
 from gateway.contacts.book import ContactBook
 from gateway.converge.round import StageTimes
 from gateway.errors import RoundError
@@ -43,7 +43,7 @@ class RoundsRoutes:
 
     async def _start(self, request: web.Request) -> web.Response:
         try:
-            data = await request.json()
+            data = await read_json(request)
         except ValueError:
             return json_error(400, "bad_request", "expected a JSON object")
         if not isinstance(data, dict) or not isinstance(data.get("question"), str):

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from gateway.api import openapi
 from gateway.api.ratelimit import RateLimit, TokenBuckets, rate_limit_middleware
-from gateway.api.replies import json_error
+from gateway.api.replies import json_error, read_json
 from gateway.api.status import NodeStatus
 from gateway.config.schema import ApiTransport
 from gateway.errors import ConfigError, GatewayError
@@ -100,7 +100,10 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except GatewayError as exc:
         return json_error(400, type(exc).__name__, str(exc))
-    except web.HTTPException as exc:  # aiohttp's own 404/405/413: JSON like the rest
+    except web.HTTPRequestEntityTooLarge:  # whatever the size: our code and our words
+        message = f"the body is over the local API's limit of {MAX_BODY // 1024} KiB"
+        return json_error(413, "request_entity_too_large", message)
+    except web.HTTPException as exc:  # aiohttp's own 404/405: JSON like the rest
         if exc.status < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
@@ -176,7 +179,7 @@ class LocalApi:
 
     async def _send(self, request: web.Request) -> web.Response:
         try:
-            data = await request.json()
+            data = await read_json(request)
             to, text = data["to"], data["text"]
         except (ValueError, KeyError, TypeError):
             return json_error(400, "bad_request", 'expected JSON {"to": contact, "text": "..."}')

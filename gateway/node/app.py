@@ -9,6 +9,8 @@ its routes (``/health`` is the first). :class:`HttpServer` runs it on
 from __future__ import annotations
 
 import ipaddress
+import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ from aiohttp import web
 
 from gateway import PROTOCOL_VERSION, __version__
 from gateway.errors import ConfigError
+
+log = logging.getLogger("gateway.node")
 
 #: adds a subsystem's routes (and middlewares, cleanup hooks...) to the app
 RouteInstaller = Callable[[web.Application], None]
@@ -77,13 +81,39 @@ def build_app(info: NodeInfo, installers: Iterable[RouteInstaller] = ()) -> web.
     return app
 
 
+class _BadRequests(logging.Handler):
+    """Takes what aiohttp's server logs about a request it could not parse or answer: a
+    count by error class, one debug line with that class alone. The peer is whoever
+    reached the onion; its bytes (a 100 KB URL, control characters) are never logged."""
+
+    def __init__(self, server: HttpServer) -> None:
+        super().__init__()
+        self.server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        kind = type(exc).__name__ if exc is not None else "other"
+        self.server.counters[f"http_error_{kind}"] += 1
+        log.debug("a request from the onion failed: %s", kind)
+
+
 class HttpServer:
-    """Runs an app on a loopback address; the port is known after :meth:`start`."""
+    """Runs an app on a loopback address; the port is known after :meth:`start`.
+
+    ``counters`` counts the requests that failed before or in a handler, by error class
+    (``http_error_LineTooLong``...); the runner shares the front door's counters here.
+    """
 
     def __init__(
         self, app: web.Application, host: str, port: int = 0, *, source: Path | None = None
     ) -> None:
-        self._runner = web.AppRunner(app, access_log=None)
+        self.counters: Counter[str] = Counter()
+        quiet = logging.getLogger(f"gateway.node.http.{id(self)}")
+        quiet.propagate = False
+        quiet.setLevel(logging.DEBUG)
+        quiet.addHandler(_BadRequests(self))
+        self._quiet = quiet
+        self._runner = web.AppRunner(app, access_log=None, logger=quiet)
         self._host = check_loopback(host, source)
         self._port = port
         self._source = source
@@ -110,3 +140,6 @@ class HttpServer:
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+        for handler in list(self._quiet.handlers):
+            self._quiet.removeHandler(handler)
+        logging.Logger.manager.loggerDict.pop(self._quiet.name, None)

@@ -89,6 +89,9 @@ class NodeRunner:
         except BaseException:
             await server.stop()
             raise
+        # requests from the onion that failed are counted with the front door's (status)
+        self.services.front.counters.update(server.counters)
+        server.counters = self.services.front.counters
         try:
             front_port = await self.services.start()
             # our keys to reach contacts' onions: given to the running tor, at every level

@@ -1,0 +1,89 @@
+"""Every malformed body on every route that takes one: a 400 or 413 JSON error, never a 500.
+
+Deeply nested JSON used to give HTTP 500 on every POST route (RecursionError in the JSON
+decoder, with a traceback in the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.api.server import MAX_BODY
+from tests.unit.api.nodeapp import NodeApp, build
+
+SAMPLE = {"id": "ab" * 32, "contact": "nobody", "name": "app.js"}
+NESTED = b"[" * 100_000 + b"]" * 100_000
+BODIES: dict[str, tuple[bytes, int]] = {
+    "nested 100000 deep": (NESTED, 400),
+    "nested objects": (b'{"a":' * 40_000 + b"1" + b"}" * 40_000, 400),
+    "invalid UTF-8": (b'{"text": "\xff\xfe"}', 400),
+    "not JSON": (b"text=hello", 400),
+    "truncated JSON": (b'{"text": "hel', 400),
+    "a JSON list": (b"[1, 2, 3]", 400),
+    "a JSON string": (b'"hello"', 400),
+    "empty": (b"", 400),
+    "one byte over the limit": (b" " * (MAX_BODY + 1), 413),
+    "10 MB": (b"{" + b" " * 10_000_000 + b"}", 413),
+}
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[NodeApp]:
+    n = build(tmp_path / "alice")
+    yield n
+    await n.close()
+
+
+@pytest.fixture
+async def client(node: NodeApp) -> AsyncIterator[TestClient[Any, Any]]:
+    async with TestClient(TestServer(node.app)) as c:
+        yield c
+
+
+#: POST routes that take no body (and do not read one)
+NO_BODY = {"/api/v1/memory/sync"}
+
+
+def body_routes(node: NodeApp) -> list[tuple[str, str]]:
+    out = []
+    for route in node.app.router.routes():
+        if route.method in ("POST", "PUT", "PATCH") and route.resource is not None:
+            if route.resource.canonical in NO_BODY:
+                continue
+            path = re.sub(r"\{(\w+)\}", lambda m: SAMPLE[m.group(1)], route.resource.canonical)
+            out.append((route.method, path))
+    return out
+
+
+def test_the_walk_finds_the_routes_that_take_bodies(node: NodeApp) -> None:
+    found = {path for _, path in body_routes(node)}
+    assert {"/api/v1/messages", "/api/v1/contacts", "/api/v1/invites", "/api/v1/memory",
+            "/api/v1/rounds"} <= found  # fmt: skip
+
+
+@pytest.mark.parametrize("what", list(BODIES))
+async def test_a_malformed_body_is_a_json_4xx_on_every_route(
+    node: NodeApp,
+    client: TestClient[Any, Any],
+    caplog: pytest.LogCaptureFixture,
+    what: str,
+) -> None:
+    body, status = BODIES[what]
+    headers = {"Authorization": f"Bearer {node.token}", "Content-Type": "application/json"}
+    with caplog.at_level(logging.DEBUG):
+        for method, path in body_routes(node):
+            resp = await client.request(method, path, data=body, headers=headers)
+            assert resp.status == status, (method, path, resp.status, await resp.text())
+            error = (await resp.json())["error"]
+            assert error["code"] == ("bad_request" if status == 400 else "request_entity_too_large")
+            assert error["message"]
+            if status == 413:
+                assert str(MAX_BODY // 1024) in error["message"]  # our words, with the limit
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
