@@ -57,15 +57,32 @@ mapped onto this tree at the I/O boundary where they happen (see
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 
 class GatewayError(Exception):
-    """Base class of every error that gateway raises on purpose."""
+    """Base class of every error that gateway raises on purpose.
+
+    Every error has a stable snake_case ``code`` (the CLI prints ``code: sentence``, the
+    local API answers ``{"error": {"code": ..., "message": ...}}``): by default the class
+    name without ``Error`` (``ContactError`` -> ``contact``); errors with a ``reason``
+    add it (``invite_expired``, ``entry_bad_signature``).
+    """
 
     #: process exit status used by the CLI when this error reaches it
     exit_status: int = 1
+
+    @property
+    def code(self) -> str:
+        return class_code(type(self))
+
+
+def class_code(cls: type[BaseException]) -> str:
+    """``NotParticipantError`` -> ``not_participant``."""
+    name = cls.__name__.removesuffix("Error") or cls.__name__
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 # --- configuration ---------------------------------------------------------
@@ -296,6 +313,10 @@ class EntryError(ProtocolError):
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
+    @property
+    def code(self) -> str:
+        return f"entry_{self.reason}"
+
 
 class ForkError(EntryError):
     """A second, different entry at an (author, seq) that is already stored."""
@@ -329,7 +350,11 @@ class InviteError(GatewayError):
     def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
         self.detail = detail
-        super().__init__(f"invite refused ({reason}): {detail}")
+        super().__init__(detail)
+
+    @property
+    def code(self) -> str:
+        return f"invite_{self.reason}"
 
 
 class ContactError(GatewayError):
@@ -355,7 +380,19 @@ class QueueFullError(LinkError):
 
 
 class ApiError(GatewayError):
-    """The running node's local API refused a request or could not be reached."""
+    """The running node's local API refused a request or could not be reached.
+
+    ``api_code`` is the code the API answered with (``not_found``, ``invite_expired``...);
+    the CLI shows it as this error's code.
+    """
+
+    def __init__(self, message: str, *, api_code: str | None = None) -> None:
+        self.api_code = api_code
+        super().__init__(message)
+
+    @property
+    def code(self) -> str:
+        return self.api_code or class_code(type(self))
 
 
 class PingError(GatewayError):

@@ -51,7 +51,8 @@ async def _request(
         await asyncio.sleep(min(retry_after, MAX_RETRY_AFTER))
     if status >= 400:
         error = data.get("error", {}) if isinstance(data, dict) else {}
-        raise ApiError(f"{error.get('code', status)}: {error.get('message', '')}")
+        code = str(error.get("code") or f"http_{status}")
+        raise ApiError(str(error.get("message", "") or f"HTTP {status}"), api_code=code)
     return data
 
 

@@ -99,7 +99,7 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except GatewayError as exc:
-        return json_error(400, type(exc).__name__, str(exc))
+        return json_error(400, exc.code, str(exc))
     except web.HTTPRequestEntityTooLarge:  # whatever the size: our code and our words
         message = f"the body is over the local API's limit of {MAX_BODY // 1024} KiB"
         return json_error(413, "request_entity_too_large", message)

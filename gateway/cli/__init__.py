@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = func(args)
     except GatewayError as exc:
-        print(f"gateway: error: {exc}", file=sys.stderr)
+        print(f"gateway: error: {exc.code}: {exc}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         return 130

@@ -87,3 +87,11 @@ async def test_a_malformed_body_is_a_json_4xx_on_every_route(
             if status == 413:
                 assert str(MAX_BODY // 1024) in error["message"]  # our words, with the limit
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_depth_counts_brackets_outside_strings_only() -> None:
+    from gateway.api.replies import json_depth
+
+    assert json_depth('{"a": [1, {"b": "[[[{{{"}], "c": "\\"]"}') == 3
+    assert json_depth("[" * 70 + "]" * 70) == 70
+    assert json_depth('"[[[["') == 0

@@ -43,8 +43,9 @@ async def test_retries_are_bounded() -> None:
     server, seen = await serve(refusals=100)
     try:
         endpoint = f"http://127.0.0.1:{server.port}"
-        with pytest.raises(ApiError, match="rate_limited"):
+        with pytest.raises(ApiError, match="slow down") as caught:
             await client._request(endpoint, "t", "GET", "/x", None, 5.0)
+        assert caught.value.code == "rate_limited"
         assert len(seen) == client.RATE_LIMIT_RETRIES
     finally:
         await server.close()

@@ -157,7 +157,7 @@ async def test_get_and_delete_unknown(client: TestClient[Any, Any]) -> None:
 async def test_bad_ids(client: TestClient[Any, Any], bad: str) -> None:
     for method in ("GET", "DELETE"):
         status, data = await call(client, method, "/" + bad)
-        assert status == 400 and error_code(data) == "EntryError"
+        assert status == 400 and error_code(data).startswith("entry_")
         assert "64 hex digits" in data["error"]["message"]
 
 
@@ -184,20 +184,20 @@ BAD_BODIES: list[tuple[Any, str]] = [
     ({}, "bad_request"),
     ({"text": 5}, "bad_request"),
     ({"text": "x", "colour": "red"}, "bad_request"),
-    ({"text": "x", "tags": ["ok", 3]}, "EntryError"),
-    ({"text": "x", "tags": "one"}, "EntryError"),
-    ({"text": "x", "tags": ["two words"]}, "EntryError"),
-    ({"text": "x", "metadata": [1]}, "EntryError"),
-    ({"text": "x", "metadata": []}, "EntryError"),
-    ({"text": "x", "metadata": 0}, "EntryError"),
-    ({"text": "x", "metadata": {"f": 0.5}}, "EntryError"),
-    ({"text": "x", "space": 3}, "EntryError"),
-    ({"text": "x", "space": "nowhere"}, "EntryError"),
-    ({"text": "x", "topic": ["t"]}, "EntryError"),
-    ({"text": "x", "supersedes": 7}, "EntryError"),
-    ({"text": "x", "supersedes": ""}, "EntryError"),
-    ({"text": "x", "supersedes": "beef"}, "EntryError"),
-    ({"text": "x" * 70_000}, "EntryError"),
+    ({"text": "x", "tags": ["ok", 3]}, "entry_malformed"),
+    ({"text": "x", "tags": "one"}, "entry_malformed"),
+    ({"text": "x", "tags": ["two words"]}, "entry_malformed"),
+    ({"text": "x", "metadata": [1]}, "entry_malformed"),
+    ({"text": "x", "metadata": []}, "entry_malformed"),
+    ({"text": "x", "metadata": 0}, "entry_malformed"),
+    ({"text": "x", "metadata": {"f": 0.5}}, "entry_malformed"),
+    ({"text": "x", "space": 3}, "entry_malformed"),
+    ({"text": "x", "space": "nowhere"}, "entry_wrong_space"),
+    ({"text": "x", "topic": ["t"]}, "entry_malformed"),
+    ({"text": "x", "supersedes": 7}, "entry_malformed"),
+    ({"text": "x", "supersedes": ""}, "entry_malformed"),
+    ({"text": "x", "supersedes": "beef"}, "entry_malformed"),
+    ({"text": "x" * 70_000}, "entry_oversized"),
 ]
 
 
@@ -246,7 +246,7 @@ async def test_search_needs_words(client: TestClient[Any, Any], query: str) -> N
 async def test_bad_numbers(client: TestClient[Any, Any], path: str) -> None:
     method = "POST" if path.startswith("/sync") else "GET"
     status, data = await call(client, method, path)
-    assert status == 400 and error_code(data) == "EntryError"
+    assert status == 400 and error_code(data).startswith("entry_")
     assert "must be an integer from" in data["error"]["message"]
 
 

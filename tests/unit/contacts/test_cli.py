@@ -76,9 +76,9 @@ def test_paranoid_invite_add_list_remove(tmp_path: Path, capsys: Capsys) -> None
     assert out.splitlines()[1].split()[:3] == ["alice", invite.identity_key.hex()[:16], "pending"]
 
     status, _, err = _gw(capsys, bob, "contacts", "add", made["invite"])
-    assert status == 1 and "invite refused (reused)" in err
+    assert status == 1 and "error: invite_reused: " in err
     status, _, err = _gw(capsys, alice, "contacts", "add", made["invite"])
-    assert status == 1 and "invite refused (self)" in err
+    assert status == 1 and "error: invite_self: " in err
 
     status, out, err = _gw(capsys, bob, "contacts", "remove", "alice")
     assert status == 0, err
@@ -116,7 +116,7 @@ def test_bad_arguments_and_missing_state(tmp_path: Path, capsys: Capsys) -> None
     assert info.value.code == 2
     assert "a duration from 1s to 30d" in capsys.readouterr().err
     status, _, err = _gw(capsys, alice, "contacts", "add", "gw1:zzzz")
-    assert status == 1 and "invite refused (malformed)" in err
+    assert status == 1 and "error: invite_malformed: " in err
     status, _, err = _gw(capsys, tmp_path / "nope.yaml", "contacts", "list")
     assert status == 2 and "nope.yaml" in err
 

@@ -37,7 +37,7 @@ def _text_of(raw: bytes) -> str:
 def _reason(text: str, now: int = NOW) -> str:
     with pytest.raises(InviteError) as info:
         decode_invite(text, now)
-    assert str(info.value).startswith(f"invite refused ({info.value.reason}): ")
+    assert info.value.code == f"invite_{info.value.reason}" and str(info.value)
     return info.value.reason
 
 
@@ -105,7 +105,7 @@ def test_every_single_byte_change_is_refused() -> None:
 def test_a_changed_field_with_the_old_signature_is_a_bad_signature() -> None:
     _, invite = sample_invite()
     tampered = Invite(**{**invite.__dict__, "expires": invite.expires + DAY})
-    with pytest.raises(InviteError, match=r"\(bad_signature\): the signature does not match"):
+    with pytest.raises(InviteError, match=r"the signature does not match"):
         verify_invite(tampered)
     assert _reason(_text_of(invite_body(tampered) + invite.signature)) == "bad_signature"
 
@@ -197,7 +197,7 @@ def test_expired_invites_are_refused() -> None:
     _, invite = sample_invite(expires=NOW + 60)
     assert decode_invite(invite.text, NOW + 59) == invite
     with pytest.raises(
-        InviteError, match=r"\(expired\): this invite expired at 2023-11-14 22:14:20 UTC"
+        InviteError, match=r"this invite expired at 2023-11-14 22:14:20 UTC"
     ):
         decode_invite(invite.text, NOW + 60)
     assert parse_invite(invite.text) == invite  # parsing alone does not check expiry

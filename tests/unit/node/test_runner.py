@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ class FakeServices:
         self.status = NodeStatus(Level.STANDARD)  # what the API's status route shows
         self.watches: list[tuple[tuple[str, ...], Any]] = []
         self.loads = 0
+        self.front = type("Front", (), {"counters": Counter[str]()})()
 
     async def start(self) -> int:
         return 8181
