@@ -185,6 +185,8 @@ class LocalApi:
             return json_error(400, "bad_request", 'expected JSON {"to": contact, "text": "..."}')
         if not isinstance(to, str) or not isinstance(text, str):
             return json_error(400, "bad_request", '"to" and "text" must be strings')
+        if not text.strip():
+            return json_error(400, "bad_request", "an empty message is not sent")
         contact = self.links.book.find(to)
         msg_id = self.links.send(contact.identity, CHANNEL, encode_text(text))
         return web.json_response({"id": msg_id.hex()}, status=202)

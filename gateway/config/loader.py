@@ -72,6 +72,11 @@ def load_config(path: Path) -> GatewayConfig:
     path = Path(path).expanduser().absolute()
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            path, "", "a config file", detail="there is none: make one with "
+            f"'gateway --config {path} init' (or name another with --config PATH)",
+        ) from None  # fmt: skip
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(path, "", "a readable UTF-8 YAML file", detail=reason) from None

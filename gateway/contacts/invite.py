@@ -245,12 +245,14 @@ def invite_from_bytes(data: bytes) -> Invite:
     """Parse the binary form (the signature is not verified here)."""
     if not data:
         raise InviteError("malformed", "the invite is empty")
+    if len(data) < _FIXED.size + SIGNATURE_LEN:  # before the version: a cut-off text
+        raise InviteError(  # decodes to bytes whose first one means nothing
+            "malformed", f"the invite is truncated ({len(data)} bytes): was it cut off?"
+        )
     if data[0] != INVITE_VERSION:
         raise InviteError(
             "version", f"invite version {data[0]} is not supported (this gateway reads 1)"
         )
-    if len(data) < _FIXED.size + SIGNATURE_LEN:
-        raise InviteError("malformed", f"the invite is truncated ({len(data)} bytes)")
     version, flags, onion, identity, static, expires, secret = _FIXED.unpack_from(data)
     if flags & _RESERVED_FLAGS or flags & FLAG_LEVEL_MASK == 3:
         raise InviteError("malformed", f"unknown flags 0x{flags:02x}")

@@ -194,7 +194,7 @@ async def test_tor_killed_with_exit_policy_exits_nonzero(
     status = await asyncio.to_thread(node.proc.wait, 30)
     assert status == 1
     message = "\n".join(node.stderr)
-    assert "gateway: error: tor died (tor was killed by SIGKILL)" in message
+    assert "gateway: error: tor_died: tor died (tor was killed by SIGKILL)" in message
     assert wait_gone(tmp_path / "state") == []
 
 

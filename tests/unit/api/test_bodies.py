@@ -95,3 +95,15 @@ def test_depth_counts_brackets_outside_strings_only() -> None:
     assert json_depth('{"a": [1, {"b": "[[[{{{"}], "c": "\\"]"}') == 3
     assert json_depth("[" * 70 + "]" * 70) == 70
     assert json_depth('"[[[["') == 0
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+async def test_an_empty_message_is_refused_not_queued(
+    node: NodeApp, client: TestClient[Any, Any], text: str
+) -> None:
+    headers = {"Authorization": f"Bearer {node.token}"}
+    resp = await client.post("/api/v1/messages", json={"to": "bob", "text": text}, headers=headers)
+    assert resp.status == 400
+    assert (await resp.json())["error"] == {
+        "code": "bad_request", "message": "an empty message is not sent"
+    }

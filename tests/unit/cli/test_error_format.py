@@ -47,3 +47,10 @@ def test_a_config_error_prints_code_and_sentence(
     assert main(["--config", str(config), "config", "show"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"gateway: error: config: {config}: tor.mode: expected ")
+
+
+def test_no_config_file_suggests_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "missing.yaml"
+    assert main(["--config", str(config), "peers"]) == 2
+    err = capsys.readouterr().err
+    assert f"gateway --config {config} init" in err and "--config PATH" in err

@@ -232,3 +232,16 @@ def test_bad_field_sizes_are_refused_when_encoding() -> None:
 
 def test_prefix_constants() -> None:
     assert inv.TEXT_PREFIX == "gw1:" and inv.LINK_PREFIX == "gateway:invite/"
+
+
+def test_a_cut_off_invite_never_reads_as_another_version() -> None:
+    """A truncated invite said 'invite version 0 is not supported'."""
+    _, invite = sample_invite()
+    text = invite.text
+    for cut in range(5, len(text), 3):
+        with pytest.raises(InviteError) as info:
+            decode_invite(text[:cut], NOW)
+        assert info.value.reason != "version", (cut, str(info.value))
+    raw = invite_bytes(invite)
+    with pytest.raises(InviteError, match="truncated"):
+        invite_from_bytes(b"\x00" + raw[1:40])
