@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway.api.replies import json_error, read_json
 from gateway.errors import EntryError, StoreError
 from gateway.memory.hub import SyncFinished
-from gateway.node.memops import MAX_LIST, MemoryService, entry_json, parse_id
+from gateway.node.memops import MAX_LIST, MemoryService, entry_json
 
 PREFIX = "/api/v1/memory"
 MAX_SYNC_TIMEOUT = 600.0
@@ -87,19 +87,20 @@ class MemoryRoutes:
             topic=topic,
             tags=_str_list(data.get("tags", []), "tags"),
             metadata=metadata,
-            supersedes=parse_id(supersedes) if supersedes is not None else None,
+            supersedes=self.memory.resolve(supersedes) if supersedes is not None else None,
         )
         return web.json_response(entry_json(entry), status=201)
 
     async def _get(self, request: web.Request) -> web.Response:
         try:
-            return web.json_response(self.memory.get(parse_id(request.match_info["id"])))
+            entry_id = self.memory.resolve(request.match_info["id"])
+            return web.json_response(self.memory.get(entry_id))
         except StoreError as exc:
             return json_error(404, "not_found", str(exc))
 
     async def _delete(self, request: web.Request) -> web.Response:
         try:
-            entry = self.memory.delete(parse_id(request.match_info["id"]))
+            entry = self.memory.delete(self.memory.resolve(request.match_info["id"]))
         except StoreError as exc:
             return json_error(404, "not_found", str(exc))
         return web.json_response(entry_json(entry), status=201)

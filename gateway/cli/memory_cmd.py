@@ -18,7 +18,7 @@ from gateway.errors import ConfigError
 SYNC_WAIT = 60
 #: longest sync wait the API accepts
 MAX_SYNC_WAIT = 600
-_ENTRY_ID = re.compile(r"[0-9a-fA-F]{64}")
+_ENTRY_ID = re.compile(r"[0-9a-fA-F]{8,64}")
 
 
 def register(sub: Any) -> None:
@@ -34,9 +34,9 @@ def register(sub: Any) -> None:
         "--supersedes", type=_entry_id, default=None, metavar="ID", help="replace an entry of ours"
     )
     get = _add(cmds, "get", "show one entry", run_get)
-    get.add_argument("id", type=_entry_id, help="the entry id (64 hex digits)")
+    get.add_argument("id", type=_entry_id, help="the entry id, or its first 8+ hex digits")
     delete = _add(cmds, "delete", "delete an entry of ours (a tombstone entry)", run_delete)
-    delete.add_argument("id", type=_entry_id, help="the entry id (64 hex digits)")
+    delete.add_argument("id", type=_entry_id, help="the entry id, or its first 8+ hex digits")
     lst = _add(cmds, "list", "the newest live entries", run_list)
     lst.add_argument("--space", default=None, help="only this space")
     lst.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
@@ -54,9 +54,12 @@ def register(sub: Any) -> None:
 
 
 def _entry_id(text: str) -> str:
-    """An entry id: 64 hex digits (so it is a single, safe URL path segment)."""
+    """An entry id or its first 8+ hex digits, as `memory list` prints them (a single,
+    safe URL path segment)."""
     if not _ENTRY_ID.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"expected an entry id of 64 hex digits, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected an entry id (64 hex digits, or its first 8 or more), not {text!r}"
+        )
     return text.lower()
 
 

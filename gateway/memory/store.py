@@ -316,6 +316,15 @@ class MemoryStore:
         with map_exceptions(_SQL_ERRORS):
             return self._db.execute(sql, args).fetchall()
 
+    def ids_between(self, low: bytes, high: bytes, limit: int) -> list[bytes]:
+        """Up to ``limit`` entry ids from ``low`` to ``high`` (both included), in order."""
+        with map_exceptions(_SQL_ERRORS):
+            rows = self._db.execute(
+                "SELECT id FROM entries WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?",
+                (low, high, limit),
+            ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
     def get(self, entry_id: bytes) -> Entry | None:
         """The stored entry with this id (held entries are not returned)."""
         rows = self._rows("SELECT raw FROM entries WHERE id=?", (entry_id,))

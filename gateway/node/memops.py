@@ -51,6 +51,22 @@ def parse_id(text: str) -> bytes:
     return raw
 
 
+#: the shortest id prefix taken (the CLI prints 16 hex digits)
+MIN_PREFIX = 8
+_HEX = frozenset("0123456789abcdef")
+
+
+def id_range(text: str) -> tuple[bytes, bytes]:
+    """The lowest and highest 32-byte ids that start with hex ``text`` (8 to 64 digits)."""
+    prefix = text.lower()
+    if not MIN_PREFIX <= len(prefix) <= 64 or not set(prefix) <= _HEX:
+        raise EntryError(
+            "malformed", f"an entry id is 8 to 64 hex digits (a prefix), not {text[:80]!r}"
+        )
+    pad = 64 - len(prefix)
+    return bytes.fromhex(prefix + "0" * pad), bytes.fromhex(prefix + "f" * pad)
+
+
 class MemoryService:
     """Our memory: the store, our signing key, and the sync that spreads what we write."""
 
@@ -102,6 +118,23 @@ class MemoryService:
         )  # fmt: skip
         self.sync.wrote(entry.space)
         return entry
+
+    def resolve(self, text: str) -> bytes:
+        """The entry whose id is, or starts with, hex ``text`` (as ``memory list`` prints it).
+
+        StoreError when none does; EntryError ``ambiguous`` naming the candidates when
+        several do."""
+        low, high = id_range(text)
+        found = self.store.ids_between(low, high, 6)
+        if not found:
+            raise StoreError(f"no entry {text.lower()}")
+        if len(found) > 1:
+            shown = ", ".join(i.hex()[:16] for i in found[:5])
+            raise EntryError(
+                "ambiguous", f"{len(found) if len(found) < 6 else 'many'} entries start with "
+                f"{text.lower()} ({shown}): give more digits",
+            )  # fmt: skip
+        return found[0]
 
     def get(self, entry_id: bytes) -> dict[str, Any]:
         """An entry and, if its author replaced or deleted it, the replacing entry."""

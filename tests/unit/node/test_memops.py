@@ -222,3 +222,33 @@ async def test_after_a_restore_writes_wait_for_a_sync(tmp_path: Path) -> None:
     assert result.error is None and not marker.exists()
     assert lost.id in a.ids()  # our own later entry came back
     assert old.put("now seq 3").seq == 3
+
+
+def test_ids_resolve_from_the_short_form_memory_list_prints(svc: MemoryService) -> None:
+    entry = svc.put("short ids", topic="t")
+    full = entry.id.hex()
+    assert svc.resolve(full) == entry.id
+    assert svc.resolve(full[:16]) == entry.id  # what `memory list` and `converge` print
+    assert svc.resolve(full[:8].upper()) == entry.id
+    with pytest.raises(StoreError, match="no entry"):
+        svc.resolve(("0" if full[0] != "0" else "1") + full[1:16])
+    with pytest.raises(EntryError, match="8 to 64 hex digits"):
+        svc.resolve(full[:7])
+
+
+def test_an_ambiguous_prefix_names_the_candidates(
+    svc: MemoryService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = svc.put("one").id, svc.put("two").id
+    seen: list[tuple[bytes, bytes]] = []
+
+    def two(low: bytes, high: bytes, limit: int) -> list[bytes]:
+        seen.append((low, high))
+        return [a, b]  # as if both started with the digits asked for
+
+    monkeypatch.setattr(svc.store, "ids_between", two)
+    with pytest.raises(EntryError, match="2 entries start with abcdef12") as caught:
+        svc.resolve("ABCDEF12")
+    assert caught.value.code == "entry_ambiguous"
+    assert a.hex()[:16] in str(caught.value) and b.hex()[:16] in str(caught.value)
+    assert seen == [(bytes.fromhex("abcdef12" + "0" * 56), bytes.fromhex("abcdef12" + "f" * 56))]
