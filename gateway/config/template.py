@@ -54,6 +54,18 @@ api:                          # the local API, dashboard and /metrics
 
 logging:
   level: info                 # debug | info | warning | error
+
+memory:
+  spaces:                     # which contacts share which memories
+    default: all              # e.g. work: [bob, carol]
+  sync_interval: 60           # seconds between background syncs with each contact
+
+ai:                           # the AIs this node asks in convergence rounds (docs/CONFIG.md)
+  adapters: []                # e.g. Ollama on this machine:
+  # - {{name: local, kind: openai, base_url: "http://127.0.0.1:11434/v1", model: llama3.2}}
+  default: null               # the adapter used unless a round names another
+  answerer:
+    enabled: false            # true: this node only answers contacts' rounds, never asks
 """
 
 
