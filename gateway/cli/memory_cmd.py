@@ -11,6 +11,7 @@ import urllib.parse
 from typing import Any
 
 from gateway.api.client import call
+from gateway.cli.names import known_names, shown
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
 
@@ -87,11 +88,11 @@ def _call(
     return call(load_config(args.config), method, "/api/v1/memory" + path, body, timeout=timeout)
 
 
-def _print_entry(e: dict[str, Any]) -> None:
+def _print_entry(e: dict[str, Any], names: dict[str, str]) -> None:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["timestamp_ms"] / 1000))
     tags = " ".join(f"#{t}" for t in e["tags"])
     head = " ".join(x for x in (f"[{e['space']}]", e["topic"], tags) if x)
-    print(f"{e['id'][:16]}  {when}  by {e['author'][:16]}  {head}")
+    print(f"{e['id'][:16]}  {when}  by {shown(e['author'], names)}  {head}")
     if e["kind"] != "note":
         print(f"  {e['kind']} of {e['target'][:16]}")
     for line in e["body"].splitlines() or [""]:
@@ -122,7 +123,7 @@ def run_get(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(entry, indent=2))
     else:
-        _print_entry(entry)
+        _print_entry(entry, known_names(load_config(args.config)))
         if entry["replaced_by"]:
             print(f"  (replaced by {entry['replaced_by'][:16]})")
     return 0
@@ -138,8 +139,9 @@ def _print_entries(args: argparse.Namespace, entries: list[dict[str, Any]]) -> i
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
+    names = known_names(load_config(args.config)) if entries else {}
     for e in entries:
-        _print_entry(e)
+        _print_entry(e, names)
     if not entries:
         print("(no entries)")
     return 0

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from gateway.api.client import call
+from gateway.cli.names import known_names, shown
 from gateway.config.loader import load_config
 
 
@@ -30,11 +31,13 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 def run_inbox(args: argparse.Namespace) -> int:
-    messages = call(load_config(args.config), "GET", f"/api/v1/messages?after={args.after}")
+    cfg = load_config(args.config)
+    messages = call(cfg, "GET", f"/api/v1/messages?after={args.after}")
     if args.json:
         print(json.dumps(messages["messages"], indent=2))
         return 0
+    names = known_names(cfg)
     for m in messages["messages"]:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m["received"]))
-        print(f"[{m['id']}] {when} {m['from'][:16]}: {m['text']}")
+        print(f"[{m['id']}] {when} {shown(m['from'], names)}: {m['text']}")
     return 0

@@ -29,6 +29,10 @@ ENTRY: dict[str, Any] = {
 }
 
 
+#: what ``known_names`` gives the commands (identity hex -> nickname)
+NAMES: dict[str, str] = {}
+
+
 class FakeApi:
     """Stands in for gateway.api.client.call: records requests, returns canned replies."""
 
@@ -54,6 +58,7 @@ def run(
 ) -> tuple[int, str, str]:
     monkeypatch.setattr(memory_cmd, "call", api)
     monkeypatch.setattr(memory_cmd, "load_config", lambda path: "CFG")
+    monkeypatch.setattr(memory_cmd, "known_names", lambda cfg: dict(NAMES))
     status = main(["--config", "node.yaml", "memory", *argv])
     out = capsys.readouterr()
     return status, out.out, out.err
@@ -319,3 +324,12 @@ def test_config_is_read_from_the_given_path(
     monkeypatch.setattr(memory_cmd, "load_config", lambda path: seen.append(path) or "CFG")
     assert main(["--config", str(tmp_path / "x.yaml"), "memory", "sync"]) == 0
     assert seen == [tmp_path / "x.yaml"]
+
+
+def test_authors_are_shown_by_their_nickname(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``memory list`` showed ``by <id>`` even for a contact with a nickname."""
+    monkeypatch.setitem(NAMES, ENTRY["author"], "bob")
+    status, out, _ = run(monkeypatch, capsys, FakeApi({"entries": [ENTRY]}), "list")
+    assert status == 0 and " by bob " in out and ENTRY["author"][:16] not in out
