@@ -84,6 +84,7 @@ class ContactsRoutes:
         app.router.add_get(CONTACTS, self._list)
         app.router.add_post(CONTACTS, self._add)
         app.router.add_delete(CONTACTS + "/{contact}", self._remove)
+        app.router.add_patch(CONTACTS + "/{contact}", self._rename)
         app.router.add_get(INVITES, self._invites)
         app.router.add_post(INVITES, self._invite)
 
@@ -109,6 +110,18 @@ class ContactsRoutes:
             return json_error(400, f"invite_{exc.reason}", str(exc))
         install_contact_keys(self.paths, contact)
         return web.json_response(contact_json(contact), status=201)
+
+    async def _rename(self, request: web.Request) -> web.Response:
+        data = await _object(request, {"nickname": str})
+        if isinstance(data, web.Response):
+            return data
+        if not data.get("nickname"):
+            return json_error(400, "bad_request", 'expected JSON {"nickname": "..."}')
+        try:
+            contact = self.book.find(request.match_info["contact"])
+        except ContactError as exc:
+            return json_error(404, "not_found", str(exc))
+        return web.json_response(contact_json(self.book.rename(contact.identity, data["nickname"])))
 
     async def _remove(self, request: web.Request) -> web.Response:
         try:

@@ -202,7 +202,15 @@ def _contact_paths() -> dict[str, Schema]:
                 },
                 tag="contacts",
                 params=[_path("contact", STRING, "nickname, id or id prefix (8+ hex digits)")],
-            )
+            ),
+            "patch": _op(
+                "renameContact",
+                "Give a contact another nickname (1-32 bytes, unique among contacts)",
+                {"200": _json(ref("Contact"), "renamed")},
+                tag="contacts",
+                params=[_path("contact", STRING, "nickname, id or id prefix (8+ hex digits)")],
+                body=obj({"nickname": STRING}),
+            ),
         },
         "/api/v1/invites": {
             "get": _op(

@@ -17,7 +17,7 @@ from gateway.state.paths import StatePaths
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("contacts", help="add, list and remove contacts")
+    parser = sub.add_parser("contacts", help="add, list, rename and remove contacts")
     actions = parser.add_subparsers(dest="contacts_action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="add the node that made an invite")
     add.add_argument("invite", metavar="INVITE", help="the invite string or link")
@@ -29,6 +29,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     remove = actions.add_parser("remove", help="remove a contact and revoke its client auth")
     remove.add_argument("contact", metavar="ID_OR_NICK", help="nickname, id or id prefix (8+)")
     remove.set_defaults(func=run_remove)
+    rename = actions.add_parser("rename", help="give a contact another nickname")
+    rename.add_argument("contact", metavar="ID_OR_NICK", help="nickname, id or id prefix (8+)")
+    rename.add_argument("nickname", metavar="NICKNAME", help="the new nickname")
+    rename.set_defaults(func=run_rename)
 
 
 def _open(args: argparse.Namespace) -> tuple[StatePaths, ContactBook, bool]:
@@ -76,6 +80,20 @@ def run_list(args: argparse.Namespace) -> int:
         print("no contacts (add one with: gateway contacts add INVITE)")
     else:
         print(_table(contacts), end="")
+    return 0
+
+
+def run_rename(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if node_running(cfg):
+        path = f"/api/v1/contacts/{urllib.parse.quote(args.contact)}"
+        renamed = call(cfg, "PATCH", path, {"nickname": args.nickname})
+        print(f"renamed {renamed['id'][:16]} to {renamed['nickname']}")
+        return 0
+    _, book, _ = _open(args)
+    with book:
+        contact = book.rename(book.find(args.contact).identity, args.nickname)
+    print(f"renamed {contact.short_id} to {contact.nickname}")
     return 0
 
 

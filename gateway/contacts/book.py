@@ -433,6 +433,20 @@ class ContactBook:
             raise ContactError(f"{id_or_nick!r} matches {len(matches)} contacts ({ids}); use an id")
         return matches[0]
 
+    def rename(self, identity: bytes, nickname: str) -> Contact:
+        """Give a contact a new nickname (checked; unique among contacts); the contact."""
+        try:
+            name = check_nickname(nickname)
+        except InviteError as exc:
+            raise ContactError(str(exc)) from None
+        with transaction(self._db) as db:
+            self._require(db, identity)
+            for other in self.list():
+                if other.nickname == name and other.identity != identity:
+                    raise ContactError(f"another contact is already named {name!r}")
+            db.execute("UPDATE contacts SET nickname = ? WHERE identity = ?", (name, identity))
+            return self._require(db, identity)
+
     def touch(self, identity: bytes, now: int) -> None:
         """Record that the contact was seen at ``now``."""
         with transaction(self._db) as db:

@@ -77,6 +77,10 @@ async def test_every_level_pair(tmp_path: Path, testnet: TestNetwork, nodes: lis
     # the paranoid invitee's tor got the inviter's key live (no restart of its tor)
     assert "client-auth key" in "\n".join(running["p2"].stderr)
 
+    # the inviter can name (and rename) the contact it made an invite for
+    gateway_cli(configs["s1"], "contacts", "rename", "s2", "sam")
+    assert (await asyncio.to_thread(peer, configs["s1"], "sam"))["online"]
+
     for inviter, invitee in ACROSS:
         added = subprocess.run(
             [sys.executable, "-m", "gateway", "--config", str(configs[invitee]), "contacts",

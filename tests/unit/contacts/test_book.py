@@ -303,3 +303,14 @@ def test_an_invite_from_another_level_is_refused_with_the_reason(alice: Node, bo
     assert _reason(info) == "level_mismatch"
     assert bob.book.list() == ()
     assert bob.book.add_contact(invite.text, NOW, level=Level.PARANOID).state.value == "pending"
+
+
+def test_rename_checks_the_name_and_keeps_names_unique(alice: Node, bob: Node) -> None:
+    """``contacts rename`` (the inviter's side showed '(no nickname)' with no way to name it)."""
+    contact = bob.book.add_contact(alice.invite().text, NOW)
+    assert bob.book.rename(contact.identity, "alice").nickname == "alice"
+    assert bob.book.find("alice").identity == contact.identity
+    with pytest.raises(ContactError, match="control or edge whitespace"):
+        bob.book.rename(contact.identity, " alice")
+    with pytest.raises(ContactError, match="no contact"):
+        bob.book.rename(b"\x01" * 32, "x")
