@@ -23,7 +23,7 @@ from pathlib import Path
 from gateway.errors import TestnetError
 from gateway.testnet import process
 from gateway.testnet.ports import free_ports
-from gateway.testnet.torrc import LOOPBACK, NodeSpec, dir_authority_line
+from gateway.testnet.torrc import LOOPBACK, NodeSpec, TorDirectory, dir_authority_line
 
 BRIDGES = "bridges"
 #: obfs4proxy writes the server's line (with a placeholder address) here, in the DataDirectory
@@ -32,25 +32,13 @@ _CERT = re.compile(r"\bcert=(\S+)\s+iat-mode=(\d)")
 
 
 @dataclass(frozen=True)
-class BridgeSpec:
+class BridgeSpec(TorDirectory):
     nickname: str
     orport: int
     #: where obfs4proxy listens for clients (the address in the bridge line)
     ptport: int
     directory: Path
     transport: str = "obfs4"
-
-    @property
-    def torrc_path(self) -> Path:
-        return self.directory / "torrc"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.directory / "pid"
-
-    @property
-    def record(self) -> Path:
-        return self.directory / "bridge.json"
 
 
 def bridge_torrc(bridge: BridgeSpec, authorities: tuple[NodeSpec, ...], obfs4proxy: str) -> str:

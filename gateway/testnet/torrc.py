@@ -17,8 +17,22 @@ from pathlib import Path
 LOOPBACK = "127.0.0.1"
 
 
+class TorDirectory:
+    """Where a tor of the network keeps its torrc and pid file (its ``directory``)."""
+
+    directory: Path
+
+    @property
+    def torrc_path(self) -> Path:
+        return self.directory / "torrc"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.directory / "pid"
+
+
 @dataclass(frozen=True)
-class NodeSpec:
+class NodeSpec(TorDirectory):
     """One tor process of the network."""
 
     nickname: str
@@ -30,14 +44,6 @@ class NodeSpec:
     fingerprint: str = ""
     #: v3 authority identity (40 hex), authorities only
     v3ident: str = ""
-
-    @property
-    def torrc_path(self) -> Path:
-        return self.directory / "torrc"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.directory / "pid"
 
 
 def dir_authority_line(node: NodeSpec) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import signal
@@ -11,9 +12,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import python_socks
 import yaml
+from python_socks.async_.asyncio import Proxy
 
-from gateway.testnet import TestNetwork
+from gateway.testnet import TestNetwork, TorClient
 from gateway.tor.socks import SOCKS_ERRORS
 
 START_TIMEOUT = 180.0
@@ -183,3 +186,28 @@ def pair(inviter: Path, invitee: Path, nickname: str, timeout: float = 180) -> s
 
 def inbox_texts(config: Path) -> list[str]:
     return [m["text"] for m in api(config, "GET", "/api/v1/messages")["messages"]]
+
+
+async def send_raw(
+    client: TorClient, onion: str, payload: bytes, circuit: str | None = None
+) -> bytes:
+    """Send ``payload`` to ``onion`` through ``client`` (over the circuit named by SOCKS
+    credentials) and return what comes back (empty when nothing does within 20 s)."""
+    proxy = Proxy(
+        python_socks.ProxyType.SOCKS5,
+        "127.0.0.1",
+        client.socks_port,
+        username=circuit,
+        password="x" if circuit else None,
+        rdns=True,
+    )
+    sock = await proxy.connect(onion, 80, timeout=45)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(payload)
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(4096), 20)
+    except TimeoutError:
+        return b""
+    finally:
+        writer.close()

@@ -11,9 +11,6 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-import python_socks
-from python_socks.async_.asyncio import Proxy
-
 from gateway.link.records import PREFIX
 from gateway.testnet import TestNetwork, TorClient
 from tests.integration.capture import LoopbackCapture
@@ -23,6 +20,7 @@ from tests.integration.support import (
     inbox_texts,
     make_node,
     pair,
+    send_raw,
     tor_pids,
     wait_for,
 )
@@ -96,30 +94,6 @@ def test_500_messages_arrive_once_when_the_sender_is_killed(
     assert_exactly_once(b, texts)
 
 
-async def _garbage(
-    client: TorClient, onion: str, payload: bytes, circuit: str | None = None
-) -> bytes:
-    """Send ``payload`` to the onion (over the circuit named by SOCKS credentials); the reply."""
-    proxy = Proxy(
-        python_socks.ProxyType.SOCKS5,
-        "127.0.0.1",
-        client.socks_port,
-        username=circuit,
-        password="x" if circuit else None,
-        rdns=True,
-    )
-    sock = await proxy.connect(onion, 80, timeout=45)
-    reader, writer = await asyncio.open_connection(sock=sock)
-    writer.write(payload)
-    await writer.drain()
-    try:
-        return await asyncio.wait_for(reader.read(4096), 20)
-    except TimeoutError:
-        return b""
-    finally:
-        writer.close()
-
-
 def test_garbage_and_replays_are_counted_and_contacts_keep_talking(
     tmp_path: Path, testnet: TestNetwork, tor_client: TorClient, nodes: list[Node]
 ) -> None:
@@ -139,7 +113,7 @@ def test_garbage_and_replays_are_counted_and_contacts_keep_talking(
         PREFIX.pack(1 << 30) + os.urandom(100),  # an absurd length
         PREFIX.pack(494) + bytes([1, 0, 51]) + os.urandom(491),  # a bad Noise message 1
     ]
-    replies = [asyncio.run(_garbage(tor_client, onion, g)) for g in garbage]
+    replies = [asyncio.run(send_raw(tor_client, onion, g)) for g in garbage]
     assert replies == [b""] * len(garbage)  # noise and replays get no answer at all
 
     def rejected() -> int:
@@ -165,11 +139,11 @@ def test_handshakes_are_limited_per_circuit_and_in_total(
         return found
 
     for _ in range(6):  # one circuit: 3 attempts in a burst, then one per 20 s
-        asyncio.run(_garbage(tor_client, onion, noise, circuit="one"))
+        asyncio.run(send_raw(tor_client, onion, noise, circuit="one"))
     wait_for(lambda: counters().get("rate_limited", 0) == 3, 30, "the 4th to 6th refused")
     handshakes = sum(n for k, n in counters().items() if k.startswith("handshake_"))
     assert handshakes == 3
-    asyncio.run(_garbage(tor_client, onion, noise, circuit="two"))  # another circuit
+    asyncio.run(send_raw(tor_client, onion, noise, circuit="two"))  # another circuit
     wait_for(
         lambda: sum(n for k, n in counters().items() if k.startswith("handshake_")) == 4,
         30,

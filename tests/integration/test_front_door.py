@@ -7,28 +7,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from python_socks.async_.asyncio import Proxy
 
 from gateway.testnet import TestNetwork, TorClient
-from tests.integration.support import Node, api, make_node
+from tests.integration.support import Node, api, make_node, send_raw
 from tests.integration.test_run_node import reach
 from tests.unit.node.test_app_hostile import HOSTILE, MARK
 
 pytestmark = pytest.mark.integration
-
-
-async def through_tor(client: TorClient, onion: str, data: bytes) -> bytes:
-    proxy = Proxy.from_url(client.socks_url, rdns=True)
-    sock = await proxy.connect(dest_host=onion, dest_port=80, timeout=60)
-    reader, writer = await asyncio.open_connection(sock=sock)
-    writer.write(data)
-    await writer.drain()
-    try:
-        return await asyncio.wait_for(reader.read(100), 5)
-    except TimeoutError:
-        return b""
-    finally:
-        writer.close()
 
 
 async def test_hostile_requests_through_tor_are_counted_not_logged(
@@ -39,7 +24,7 @@ async def test_hostile_requests_through_tor_are_counted_not_logged(
     nodes.append(node)
     onion = await asyncio.to_thread(node.next_address)
     await reach(tor_client, onion)
-    replies = [await through_tor(tor_client, onion, data) for data in HOSTILE]
+    replies = [await send_raw(tor_client, onion, data) for data in HOSTILE]
     assert sum(r.startswith(b"HTTP/1.0 400") for r in replies) >= 5, replies
     assert (await reach(tor_client, onion))["status"] == "ok"  # still serving
     status = await asyncio.to_thread(api, config, "GET", "/api/v1/status")
