@@ -79,6 +79,11 @@ class Participant:
         self._scores: tuple[Score, ...] | None = None
         self._result: Result | None = None
 
+    @property
+    def revealed(self) -> RevealSet | None:
+        """The answers revealed to this participant, with their authors (None before)."""
+        return self._revealed
+
     # --- read-only view --------------------------------------------------------------
 
     @property

@@ -304,7 +304,7 @@ class RoundsService:
         self._finish(rid)
 
     def _result_json(self, machine: Machine, result: Result) -> dict[str, Any]:
-        revealed = machine.revealed if isinstance(machine, Asker) else None
+        revealed = machine.revealed  # a participant saw the reveals too: answers, authors
         texts = revealed.by_commitment() if revealed else {}
         authors = {c: a for a, c in revealed.commitments.items()} if revealed else {}
         return {

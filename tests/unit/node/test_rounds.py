@@ -201,6 +201,11 @@ async def test_a_full_round_completes_everywhere(make_council: Callable[..., Cou
         assert pview["question"] == QUESTION and pview["asker"] == asker.me.hex()
         assert pview["result"]["text"] == result["text"]
         assert [r["commitment"] for r in pview["result"]["ranked"]] == result["cited"]
+        # a participant's view names every ranked answer's author and text, as the asker's
+        # does (`rounds show` on a participant listed them as '?:' with no text)
+        assert [(r["author"]["id"], r["answer"]) for r in pview["result"]["ranked"]] == [
+            (r["author"]["id"], r["answer"]) for r in ranked
+        ]
         assert pview["ai"] and {a["task"] for a in pview["ai"]} >= {"answer", "review"}
 
 
