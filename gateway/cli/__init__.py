@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.status_cmd",
     "gateway.cli.ping_cmd",
     "gateway.cli.peers_cmd",
+    "gateway.cli.dashboard_cmd",
     "gateway.cli.messages_cmd",
     "gateway.cli.memory_cmd",
     "gateway.cli.converge_cmd",

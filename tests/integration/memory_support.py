@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from gateway.errors import ApiError
 from gateway.testnet import TestNetwork
 from tests.integration.support import Node, api, gateway_cli, make_node, peer, wait_for
 
@@ -62,8 +63,8 @@ def count(config: Path, space: str = "default") -> int:
 def has(config: Path, entry_id: str) -> bool:
     try:
         api(config, "GET", f"/api/v1/memory/{entry_id}")
-    except Exception as exc:  # ApiError "not_found"
-        if "not_found" in str(exc):
+    except ApiError as exc:
+        if exc.code == "not_found":
             return False
         raise
     return True

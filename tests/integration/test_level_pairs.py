@@ -95,6 +95,8 @@ async def test_every_level_pair(tmp_path: Path, testnet: TestNetwork, nodes: lis
         known = await asyncio.to_thread(peers_of, configs[invitee])
         assert inviter not in {p["nickname"] for p in known}
 
+    await paranoid_dashboard_through_the_relay(configs["p1"], tmp_path / "p1")
+
     for name, node in running.items():
         assert node.proc.poll() is None, f"{name} exited"
         with pytest.raises(queue.Empty):  # the address was printed once, at the start
@@ -105,3 +107,36 @@ def peers_of(config: Path) -> list[dict[str, object]]:
     from tests.integration.support import api
 
     return list(api(config, "GET", "/api/v1/peers")["peers"])
+
+
+async def paranoid_dashboard_through_the_relay(config: Path, state: Path) -> None:
+    """At PARANOID the API is a unix socket: ``gateway dashboard`` relays a loopback port to
+    it, and the page, the API (same token) and the event stream all work through it."""
+    import aiohttp
+
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(config), "dashboard"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert relay.stdout is not None
+        url = (await asyncio.to_thread(relay.stdout.readline)).split()[0]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/dashboard")
+        base = url.removesuffix("/dashboard")
+        token = (state / "api.token").read_text().strip()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as page:
+                assert page.status == 200 and "<html" in (await page.text()).lower()
+            async with http.get(base + "/api/v1/status") as refused:
+                assert refused.status == 401  # the relay adds nothing: the token is needed
+            headers = {"Authorization": f"Bearer {token}"}
+            async with http.get(base + "/api/v1/status", headers=headers) as status:
+                assert status.status == 200 and (await status.json())["level"] == "paranoid"
+            async with http.ws_connect(
+                base + "/api/v1/events", protocols=("gateway.events.v1", f"bearer.{token}")
+            ) as ws:
+                first = await ws.receive_json(timeout=30)
+                assert first
+    finally:
+        relay.terminate()
+        assert relay.wait(10) == 0
