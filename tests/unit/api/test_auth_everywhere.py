@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from gateway.api.events import PATH as EVENTS
 from gateway.api.events import PROTOCOL
-from tests.unit.api.nodeapp import NodeApp, build
+from tests.unit.api.nodeapp import NodeApp
 
 SAMPLE = {"id": "ab" * 32, "contact": "nobody", "name": "app.js"}
-
-
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[NodeApp]:
-    n = build(tmp_path / "alice")
-    yield n
-    await n.close()
-
-
-@pytest.fixture
-async def client(node: NodeApp) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(node.app)) as c:
-        yield c
 
 
 def protected_routes(node: NodeApp) -> list[tuple[str, str]]:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from gateway.api.server import MAX_BODY
-from tests.unit.api.nodeapp import NodeApp, build
+from tests.unit.api.nodeapp import NodeApp
 
 SAMPLE = {"id": "ab" * 32, "contact": "nobody", "name": "app.js"}
 NESTED = b"[" * 100_000 + b"]" * 100_000
@@ -32,19 +30,6 @@ BODIES: dict[str, tuple[bytes, int]] = {
     "one byte over the limit": (b" " * (MAX_BODY + 1), 413),
     "10 MB": (b"{" + b" " * 10_000_000 + b"}", 413),
 }
-
-
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[NodeApp]:
-    n = build(tmp_path / "alice")
-    yield n
-    await n.close()
-
-
-@pytest.fixture
-async def client(node: NodeApp) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(node.app)) as c:
-        yield c
 
 
 #: POST routes that take no body (and do not read one)

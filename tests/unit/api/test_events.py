@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api.events import PATH, Event, EventBus, EventFeed, FeedSources
@@ -16,7 +14,7 @@ from gateway.api.status import NodeStatus
 from gateway.config.schema import Level
 from gateway.errors import RoundError
 from gateway.tor.progress import BootstrapPhase
-from tests.unit.api.nodeapp import NodeApp, build
+from tests.unit.api.nodeapp import NodeApp
 
 # --- the bus -----------------------------------------------------------
 
@@ -196,13 +194,6 @@ def test_node_status_follows_bootstrap_and_publication() -> None:
 
 
 # --- the WebSocket -----------------------------------------------------------
-
-
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[NodeApp]:
-    n = build(tmp_path / "alice")
-    yield n
-    await n.close()
 
 
 async def test_websocket_snapshot_then_events(node: NodeApp) -> None:

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api import openapi
-from tests.unit.api.nodeapp import NodeApp, build
+from tests.unit.api.nodeapp import NodeApp
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 METHODS = {"get", "post", "put", "patch", "delete"}
-
-
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[NodeApp]:
-    n = build(tmp_path / "alice")
-    yield n
-    await n.close()
 
 
 def app_operations(node: NodeApp) -> set[tuple[str, str]]:
