@@ -49,10 +49,12 @@ function applyStatus(status) {
 function applyPeers(peers, at) {
   for (const p of peers) state.names.set(p.identity, p.nickname || p.identity.slice(0, 12));
   renderPeers(peers);
-  if (state.live) return; // the event stream sends traffic itself
   for (const p of peers) {
-    if (p.online) state.traffic.addTotals(p.identity, p.nickname, at, p.payload_bytes || 0,
-      p.wire_bytes || 0);
+    if (!p.online) continue;
+    const [payload, wire] = [p.payload_bytes || 0, p.wire_bytes || 0];
+    // live: the event stream sends the deltas; the snapshot gives the totals so far
+    if (state.live) state.traffic.setTotals(p.identity, p.nickname, at, payload, wire);
+    else state.traffic.addTotals(p.identity, p.nickname, at, payload, wire);
   }
   drawTraffic();
 }
@@ -256,7 +258,7 @@ function logout(message) {
   $("logout").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message || "";
-  setConnection("offline");
+  setConnection("locked"); // the node served this page: it runs; we are not logged in
 }
 
 async function login(ev) {

@@ -23,13 +23,17 @@ export class Traffic {
     return link;
   }
 
-  // `payload` and `wire` bytes were sent during the `seconds` ending at `at`.
-  addDelta(key, name, at, payload, wire, seconds) {
+  // `payload` and `wire` bytes were sent during the `seconds` ending at `at`
+  // (the link's running totals move by as much, when they are known).
+  addDelta(key, name, at, payload, wire, seconds, moveTotals = true) {
     const link = this.link(key, name);
     const span = seconds > 0 ? seconds : 1;
     const padding = Math.max(0, wire - payload);
     link.payload += Math.max(0, payload);
     link.padding += padding;
+    if (moveTotals && link.totals) {
+      link.totals = { at, payload: link.totals.payload + payload, wire: link.totals.wire + wire };
+    }
     link.points.push({ at, payload: Math.max(0, payload) / span, padding: padding / span });
     if (link.points.length > MAX_POINTS) link.points.splice(0, link.points.length - MAX_POINTS);
   }
@@ -43,7 +47,13 @@ export class Traffic {
     const restarted = payloadTotal < prev.payload || wireTotal < prev.wire; // a new link
     const payload = restarted ? payloadTotal : payloadTotal - prev.payload;
     const wire = restarted ? wireTotal : wireTotal - prev.wire;
-    this.addDelta(key, name, at, payload, wire, at - prev.at);
+    this.addDelta(key, name, at, payload, wire, at - prev.at, false);
+  }
+
+  // The link's running totals (from a peers snapshot), without a point: the event stream
+  // sends the deltas. The panel shows totals since the link opened, not since page load.
+  setTotals(key, name, at, payloadTotal, wireTotal) {
+    this.link(key, name).totals = { at, payload: payloadTotal, wire: wireTotal };
   }
 }
 
@@ -55,6 +65,13 @@ function el(name, attrs) {
 
 function path(points, field, x, y) {
   return points.map((p, i) => `${i ? "L" : "M"}${x(p.at).toFixed(1)},${y(p[field]).toFixed(1)}`).join(" ");
+}
+
+// What the link carried since it opened (its totals), or since the page opened.
+function sent(link) {
+  const t = link.totals;
+  return t ? { payload: t.payload, padding: Math.max(0, t.wire - t.payload) }
+    : { payload: link.payload, padding: link.padding };
 }
 
 export function humanBytes(n) {
@@ -78,7 +95,8 @@ export function drawLink(figure, link) {
   }
   const rate = link.points.length ? link.points[link.points.length - 1] : { payload: 0, padding: 0 };
   caption.textContent =
-    `${link.name}: payload ${humanBytes(link.payload)}, padding ${humanBytes(link.padding)} ` +
+    `${link.name}: payload ${humanBytes(sent(link).payload)}, ` +
+    `padding ${humanBytes(sent(link).padding)} ` +
     `(now ${humanBytes(rate.payload)}/s + ${humanBytes(rate.padding)}/s)`;
   const svg = el("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", class: "chart" });
   svg.append(el("rect", { x: 0, y: 0, width: WIDTH, height: HEIGHT, class: "frame" }));

@@ -129,7 +129,7 @@ class FakeNode:
         self.protocols: list[str] = []
         self.posted: list[dict[str, Any]] = []
         self.view: dict[str, Any] | None = None
-        self.sent = 0  # cumulative link bytes, grown on every /peers poll
+        self.sent = 700_000  # link bytes so far (~97 KiB before the page opened); grows
 
     def app(self) -> web.Application:
         @web.middleware
@@ -279,6 +279,8 @@ async def drive(node: FakeNode, query: str) -> dict[str, Any]:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(f"http://127.0.0.1:{server.port}/dashboard{query}")
             await expect(page.locator("#dashboard")).to_be_hidden()
+            # the node served the page, so it runs: not a red "offline" before the token
+            before_login = await page.text_content("#connection")
             await page.fill("#token", "wrong")
             await page.click("#login-button")
             await expect(page.locator("#login-error")).to_contain_text("refused")
@@ -313,6 +315,8 @@ async def drive(node: FakeNode, query: str) -> dict[str, Any]:
                 "points": int(await chart.get_attribute("data-points") or 0),
                 "padding": await chart.locator("path.padding").count(),
                 "connection": await page.text_content("#connection"),
+                "before_login": before_login,
+                "caption": await chart.locator("figcaption").text_content(),
                 "stored": await page.evaluate("sessionStorage.getItem('gateway.token')"),
                 "memory": await page.text_content("#memory-entries"),
             }
@@ -333,6 +337,9 @@ def check_common(shown: dict[str, Any], node: FakeNode) -> None:
     assert shown["injected"] == 0  # names are text, never markup
     assert shown["padding"] == 1 and shown["points"] >= 2
     assert shown["stored"] == TOKEN and shown["memory"] == "3"
+    assert shown["before_login"] == "locked"
+    # totals since the link opened (it read 0 B after messages sent before the page opened)
+    assert re.search(r"payload 9\d\.\d KiB", shown["caption"]), shown["caption"]
 
 
 async def test_the_page_follows_the_node_over_events() -> None:
