@@ -1,4 +1,4 @@
-"""Generate tests/vectors/session_{standard,paranoid}.json: full session transcripts.
+"""Generate tests/vectors/session_{standard,paranoid,mixed}.json: full session transcripts.
 
 Every input is fixed: long-term keys and every random byte string are derived
 from labels with SHA-256 and written into the vector as explicit lists, in the
@@ -23,15 +23,22 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from gateway.config.schema import PaddingMode
 from gateway.session import pq
 from gateway.session.handshake import InitiatorHandshake, ResponderHandshake
+from gateway.session.offer import Offer
 from gateway.session.ratchet import RatchetParams
 from gateway.session.session import DataReceived, Session, SessionOptions
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "vectors"
 ONION = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd"
 
+STANDARD = Offer(False, False, PaddingMode.PADME_CELLS)
+HIGH = Offer(False, True, PaddingMode.BUCKETS)
+PARANOID = Offer(True, True, PaddingMode.FIXED)
+#: vector name -> (initiator's offer, responder's offer); "mixed" is a standard initiator
+#: and a high responder: the session takes the stronger offer (buckets, header encryption)
 LEVELS = {
-    "standard": (PaddingMode.PADME_CELLS, False, False),
-    "paranoid": (PaddingMode.FIXED, True, True),
+    "standard": (STANDARD, STANDARD),
+    "paranoid": (PARANOID, PARANOID),
+    "mixed": (STANDARD, HIGH),
 }
 
 
@@ -75,7 +82,7 @@ def _keys() -> dict[str, str]:
     return {name: fixed(name, 32).hex() for name in names}
 
 
-def _handshake(level: str, post_quantum: bool, keys: dict[str, str]) -> dict[str, Any]:
+def _handshake(level: str, offers: tuple[Offer, Offer], keys: dict[str, str]) -> dict[str, Any]:
     ed = Ed25519PrivateKey.from_private_bytes
     x = X25519PrivateKey.from_private_bytes
     bob_static = x(bytes.fromhex(keys["bob_static"]))
@@ -83,10 +90,10 @@ def _handshake(level: str, post_quantum: bool, keys: dict[str, str]) -> dict[str
     encapsulate = RecordingEncapsulator()
     initiator = InitiatorHandshake(
         ed(bytes.fromhex(keys["alice_identity"])), x(bytes.fromhex(keys["alice_static"])),
-        bob_static.public_key().public_bytes_raw(), ONION, post_quantum, rng=rng_i,
+        bob_static.public_key().public_bytes_raw(), ONION, offers[0], rng=rng_i,
     )  # fmt: skip
     responder = ResponderHandshake(
-        ed(bytes.fromhex(keys["bob_identity"])), bob_static, ONION, post_quantum,
+        ed(bytes.fromhex(keys["bob_identity"])), bob_static, ONION, offers[1],
         rng=rng_r, encapsulate=encapsulate,
     )  # fmt: skip
     m1 = initiator.start()
@@ -120,10 +127,13 @@ STEPS = [
 SCHEDULE = [([0], [0]), ([1], [1]), ([2, 3], [3, 2])]
 
 
-def _session(level: str, mode: PaddingMode, he: bool, pq_flag: bool) -> dict[str, Any]:
+def _session(level: str, offers: tuple[Offer, Offer]) -> dict[str, Any]:
     keys = _keys()
-    hs = _handshake(level, pq_flag, keys)
+    hs = _handshake(level, offers, keys)
     a_result, b_result = hs["objects"]
+    agreed = a_result.session_offer
+    assert agreed == b_result.session_offer
+    mode, he, pq_flag = agreed.padding_mode, agreed.header_encryption, agreed.post_quantum
     options = SessionOptions(mode, RatchetParams(header_encryption=he))
     rng_a, rng_b = RecordingRng(f"{level}/alice-ratchet"), RecordingRng(f"{level}/bob-ratchet")
     alice = Session.from_handshake(a_result, options, rng=rng_a)
@@ -140,8 +150,15 @@ def _session(level: str, mode: PaddingMode, he: bool, pq_flag: bool) -> dict[str
             events = peers[step["from"]][1].open(bytes.fromhex(step["record"]), _ignore)
             assert events == [DataReceived(bytes.fromhex(step["payload"]))]
     return {
-        "description": f"gateway session transcript at level {level} (see docs/PROTOCOL.md)",
+        "description": (
+            "gateway session transcript, a standard initiator and a high responder"
+            if level == "mixed"
+            else f"gateway session transcript at level {level}"
+        )
+        + " (see docs/PROTOCOL.md)",
         "onion": ONION,
+        "offer_initiator": offers[0].encode(),
+        "offer_responder": offers[1].encode(),
         "padding_mode": mode.value,
         "header_encryption": he,
         "post_quantum": pq_flag,
@@ -161,9 +178,9 @@ def _ignore(_blob: bytes, _records: list[bytes]) -> None:
 
 
 def main() -> None:
-    for level, (mode, he, pq_flag) in LEVELS.items():
+    for level, offers in LEVELS.items():
         path = OUT / f"session_{level}.json"
-        path.write_text(json.dumps(_session(level, mode, he, pq_flag), indent=1) + "\n")
+        path.write_text(json.dumps(_session(level, offers), indent=1) + "\n")
         print(f"wrote {path}")
 
 

@@ -104,7 +104,6 @@ class ContactsRoutes:
                 int(self.clock()),
                 nickname=data.get("nickname"),
                 client_auth=self.policy.client_auth_required,
-                level=self.policy.level,
             )
         except InviteError as exc:
             return json_error(400, f"invite_{exc.reason}", str(exc))

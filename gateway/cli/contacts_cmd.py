@@ -58,7 +58,6 @@ def run_add(args: argparse.Namespace) -> int:
             int(time.time()),
             nickname=args.nickname,
             client_auth=client_auth,
-            level=cfg.security.level,
         )
     install_contact_keys(paths, contact)
     print(f"added {_name(contact)} ({contact.short_id}): pending until the first connection")

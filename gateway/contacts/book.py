@@ -30,7 +30,8 @@ from gateway.config.schema import Level
 from gateway.contacts.client_auth import ClientAuthKey, client_name
 from gateway.contacts.invite import Invite, check_nickname, decode_invite, new_invite
 from gateway.contacts.onion import normalize_onion_address
-from gateway.errors import ContactError, InviteError, map_exceptions
+from gateway.errors import ContactError, HandshakeError, InviteError, map_exceptions
+from gateway.session.offer import Offer
 from gateway.storage.db import (
     SQL_ERRORS,
     Migration,
@@ -77,7 +78,19 @@ CREATE TABLE used_secrets (
 );
 """,
 )
+#: the last session offer each contact made (docs/LINK.md, "Levels and links")
+SCHEMA_V2 = Migration(
+    "contacts",
+    2,
+    """
+CREATE TABLE peer_offers (
+    identity BLOB PRIMARY KEY CHECK (length(identity) = 32),
+    offer INTEGER NOT NULL CHECK (offer BETWEEN 0 AND 255)
+);
+""",
+)
 register_migration(SCHEMA_V1)
+register_migration(SCHEMA_V2)
 
 _SELECT_CONTACTS = (
     "SELECT identity, static_key, onion_address, nickname, state, added_at, last_seen,"
@@ -165,7 +178,7 @@ class ContactBook:
     def __init__(self, conn: sqlite3.Connection, own_identity: bytes) -> None:
         self._db = conn
         self._own = own_identity
-        apply_migrations(conn, [SCHEMA_V1])
+        apply_migrations(conn, [SCHEMA_V1, SCHEMA_V2])
 
     @classmethod
     def open(cls, path: Path, own_identity: bytes) -> ContactBook:
@@ -337,28 +350,19 @@ class ContactBook:
         *,
         nickname: str | None = None,
         client_auth: bool = False,
-        level: Level | None = None,
     ) -> Contact:
         """Add the inviter of ``invite_text`` as a pending contact.
 
-        Refuses malformed, badly signed, expired, already used and own invites,
-        inviters who are already contacts, and (given this node's ``level``) an
-        inviter of another security level: a link's session options are each side's
-        level's and are not negotiated yet, so such a link could never open. With
-        ``client_auth`` a key pair is made for them: we authorize the public half and
-        offer the private half on the first link.
+        Refuses malformed, badly signed, expired, already used and own invites, and
+        inviters who are already contacts. The inviter may be of any security level:
+        links take the stronger of both sides' session offers; whether the inviter
+        requires the post-quantum handshake is remembered (:meth:`peer_offer`) so that
+        the first dial takes it. With ``client_auth`` a key pair is made for them: we
+        authorize the public half and offer the private half on the first link.
         """
         invite = decode_invite(invite_text, now)
         if invite.identity_key == self._own:
             raise InviteError("self", "this is this node's own invite")
-        if level is not None and invite.level is not level:
-            raise InviteError(
-                "level_mismatch",
-                f"this invite is from a {invite.level.value} node and this node is "
-                f"{level.value}: links between security levels are not supported yet "
-                "(their padding, header encryption and post-quantum handshake differ; "
-                "see docs/LINK.md); pair nodes of the same level",
-            )
         name = check_nickname(nickname) if nickname is not None else invite.nickname
         offer = ClientAuthKey.generate() if client_auth else None
         digest = secret_hash(invite.secret)
@@ -387,6 +391,7 @@ class ContactBook:
                     None if offer is None else offer.private,
                 ),
             )
+            self._note_offer(db, invite.identity_key, Offer(post_quantum=invite.post_quantum))
             return self._require(db, invite.identity_key)
 
     def mark_paired(
@@ -447,6 +452,33 @@ class ContactBook:
             db.execute("UPDATE contacts SET nickname = ? WHERE identity = ?", (name, identity))
             return self._require(db, identity)
 
+    def peer_offer(self, identity: bytes) -> Offer | None:
+        """The contact's last session offer (from its invite, then from each handshake)."""
+        with map_exceptions(SQL_ERRORS):
+            row = self._db.execute(
+                "SELECT offer FROM peer_offers WHERE identity = ?", (identity,)
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            return Offer.decode(int(row[0]))
+        except HandshakeError:
+            return None
+
+    def note_offer(self, identity: bytes, offer: Offer) -> None:
+        """Remember what a contact offered in its last handshake (nothing for a stranger)."""
+        with transaction(self._db) as db:
+            if self._get(db, identity) is not None:
+                self._note_offer(db, identity, offer)
+
+    @staticmethod
+    def _note_offer(db: sqlite3.Connection, identity: bytes, offer: Offer) -> None:
+        db.execute(
+            "INSERT INTO peer_offers (identity, offer) VALUES (?, ?)"
+            " ON CONFLICT (identity) DO UPDATE SET offer = excluded.offer",
+            (identity, offer.encode()),
+        )
+
     def touch(self, identity: bytes, now: int) -> None:
         """Record that the contact was seen at ``now``."""
         with transaction(self._db) as db:
@@ -458,6 +490,7 @@ class ContactBook:
         with transaction(self._db) as db:
             contact = self._require(db, identity)
             db.execute("DELETE FROM contacts WHERE identity = ?", (identity,))
+            db.execute("DELETE FROM peer_offers WHERE identity = ?", (identity,))
             if contact.auth_public is not None:
                 db.execute(
                     "UPDATE invites SET auth_public = NULL WHERE auth_public = ?",

@@ -283,12 +283,14 @@ class LinkManager:
                 log.debug("dial failed: %s", explain(exc))
             return False
         pending = contact.state is ContactState.PENDING
+        known = self.book.peer_offer(contact.identity)
         peer = Peer(
             contact.identity,
             contact.static_key,
             contact.onion_address,
             (contact.invite_secret or b"") if pending else b"",
             (contact.offer_auth_private or b"") if pending else b"",
+            post_quantum=known is not None and known.post_quantum,
         )
         conn = LinkConnection(self.local, Role.INITIATOR, self.store, peer=peer)
         return await self._serve(conn, reader, writer, b"")
@@ -324,6 +326,8 @@ class LinkManager:
             writer.close()
             return False
         self.counters["link_resumed" if opened.resumed else "link_new_session"] += 1
+        if conn.remote_offer is not None:
+            self.book.note_offer(opened.identity, conn.remote_offer)
         self.opens.append({"at": self.clock(), "resumed": opened.resumed})
         if not self._adopt(opened, conn):
             writer.close()
@@ -332,6 +336,7 @@ class LinkManager:
             conn,
             writer,
             self.policy,
+            padding_mode=conn.padding_mode,
             on_written=lambda: self.store.wrote_all(opened.identity),
             tap=self.record_tap,
         )
@@ -399,7 +404,7 @@ class LinkManager:
                     online=link is not None,
                     last_seen=float(contact.last_seen) if contact.last_seen else None,
                     rtt_ms=None if rtt is None else round(rtt * 1000, 1),
-                    padding=self.policy.padding_mode.value,
+                    padding=(link.pacer.padding_mode if link else self.policy.padding_mode).value,
                     cover=self.policy.cover_traffic.value,
                     direction=None if link is None else ("out" if link.initiated_by_us else "in"),
                     queued=self.outbox.pending(contact.identity),

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from gateway.config.schema import CoverTraffic, SecurityPolicy
+from gateway.config.schema import CoverTraffic, PaddingMode, SecurityPolicy
 from gateway.errors import QueueFullError
 from gateway.link.cover import (
     COVER_DEFAULTS,
@@ -72,6 +72,7 @@ class Pacer:
         writer: asyncio.StreamWriter,
         policy: SecurityPolicy,
         *,
+        padding_mode: PaddingMode | None = None,
         on_written: Callable[[], None] = lambda: None,
         tap: Tap | None = None,
         settings: CoverSettings | None = None,
@@ -83,7 +84,8 @@ class Pacer:
         self.on_written = on_written
         self.tap = tap
         self.clock = clock
-        self.padding_mode = policy.padding_mode
+        #: the session's (the stronger of both sides' offers), else the policy's
+        self.padding_mode = padding_mode or policy.padding_mode
         chosen = settings or COVER_DEFAULTS[policy.level]
         #: constant rate: sealed (record, is_cover) items waiting for their tick
         self._ticks: ConstantRateScheduler[tuple[bytes, bool]] | None = None

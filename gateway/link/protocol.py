@@ -29,6 +29,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from gateway.config.schema import PaddingMode
 from gateway.errors import (
     DecryptError,
     FrameError,
@@ -48,6 +49,7 @@ from gateway.session.handshake import (
     InitiatorHandshake,
     ResponderHandshake,
 )
+from gateway.session.offer import Offer
 from gateway.session.session import ControlReceived, CoverReceived, Session, SessionOptions
 
 SEQ = struct.Struct("!Q")
@@ -77,6 +79,13 @@ class LocalNode:
     options: SessionOptions
     post_quantum: bool
 
+    @property
+    def offer(self) -> Offer:
+        """What this node asks of every session (the handshake's session offer)."""
+        return Offer(
+            self.post_quantum, self.options.ratchet.header_encryption, self.options.padding_mode
+        )
+
 
 @dataclass(frozen=True)
 class Peer:
@@ -87,6 +96,8 @@ class Peer:
     onion: str
     pairing_secret: bytes = b""
     client_auth: bytes = b""
+    #: the peer requires the post-quantum handshake (its invite or its last handshake said so)
+    post_quantum: bool = False
 
 
 class SessionStore(Protocol):
@@ -180,9 +191,8 @@ class LinkConnection:
         self.peer = peer
         self.gatekeeper = gatekeeper
         self.phase = Phase.HANDSHAKE
-        opts = local.options
         self._reader = RecordReader(MAX_HANDSHAKE_RECORD)
-        self._assembler = HandshakeAssembler(opts.padding_mode, fixed_size=opts.fixed_size)
+        self._assembler = HandshakeAssembler()
         self._initiator: InitiatorHandshake | None = None
         self._responder: ResponderHandshake | None = None
         self._fresh: Session | None = None
@@ -201,7 +211,7 @@ class LinkConnection:
                 self.local.identity,
                 self.local.static,
                 self.local.onion,
-                self.local.post_quantum,
+                self.local.offer,
                 authorize=self._authorize,
             )
             return []
@@ -211,7 +221,7 @@ class LinkConnection:
             self.local.static,
             self.peer.static,
             self.peer.onion,
-            self.local.post_quantum,
+            self.local.offer.with_post_quantum(self.local.post_quantum or self.peer.post_quantum),
         )
         return self._handshake_out(self._initiator.start())
 
@@ -270,7 +280,7 @@ class LinkConnection:
     def _begin_hello(self, result: HandshakeResult) -> list[Event]:
         self._result = result
         self.remote_identity = result.remote_identity
-        self._fresh = Session.from_handshake(result, self.local.options)
+        self._fresh = Session.from_handshake(result, self.session_options(result))
         self._reader.max_size = self._fresh.max_record_size
         self.phase = Phase.HELLO
         if self.role is Role.RESPONDER:
@@ -287,6 +297,20 @@ class LinkConnection:
         )
         self.stored = stored
         return self._control_out(hello.encode())
+
+    def session_options(self, result: HandshakeResult) -> SessionOptions:
+        """This node's options, with the format the handshake agreed (the stronger offer)."""
+        return self.local.options.with_offer(result.session_offer)
+
+    @property
+    def padding_mode(self) -> PaddingMode | None:
+        """The open session's padding mode (None before the link opens)."""
+        return None if self.session is None else self.session.options.padding_mode
+
+    @property
+    def remote_offer(self) -> Offer | None:
+        """What the peer offered in the handshake (None before it)."""
+        return None if self._result is None else self._result.remote_offer
 
     def _control_out(self, payload: bytes) -> list[Event]:
         assert self._fresh is not None
@@ -316,6 +340,7 @@ class LinkConnection:
         resume = (
             stored is not None
             and hello.resume_id == stored.session_id
+            and self._same_format(stored)
             and hello_msgs.may_resume(
                 peer_next_send=hello.next_send_seq,
                 peer_max_recv=hello.max_recv_seq,
@@ -334,6 +359,19 @@ class LinkConnection:
             events = self._control_out(ack.encode())
             self._adopt_fresh()
         return [*events, self._opened(resume)]
+
+    def _same_format(self, stored: StoredSession) -> bool:
+        """Whether a stored session has the format agreed now (a level change makes a new one)."""
+        assert self._fresh is not None
+        try:
+            old = Session.from_bytes(stored.blob).options
+        except (SessionStateError, FrameError):
+            return False
+        new = self._fresh.options
+        return (old.padding_mode, old.ratchet.header_encryption) == (
+            new.padding_mode,
+            new.ratchet.header_encryption,
+        )
 
     def _on_ack(self, ack: HelloAck) -> list[Event]:
         assert self.peer is not None

@@ -19,7 +19,12 @@ from collections.abc import Callable
 
 from gateway.config.schema import PaddingMode
 from gateway.errors import FrameError
-from gateway.session.padding import DEFAULT_FIXED_SIZE, max_record_size, record_size_for
+from gateway.session.padding import (
+    DEFAULT_FIXED_SIZE,
+    is_allowed_record_size,
+    max_record_size,
+    record_size_for,
+)
 
 PREFIX = struct.Struct("!I")
 CHUNK_HEADER = struct.Struct("!BH")
@@ -84,19 +89,22 @@ def handshake_records(
 
 
 class HandshakeAssembler:
-    """Joins the records of one handshake message; checks each record's size."""
+    """Joins the records of one handshake message; checks each record's size.
 
-    def __init__(self, mode: PaddingMode, *, fixed_size: int = DEFAULT_FIXED_SIZE) -> None:
-        self.mode = mode
-        self.fixed_size = fixed_size
+    Each side pads its handshake records in its own padding mode (the session's format is
+    agreed only by the handshake), so a record of any size some mode allows is accepted:
+    every ``buckets`` and ``fixed`` size is also a ``padme_cells`` size.
+    """
+
+    def __init__(self) -> None:
         self._parts: list[bytes] = []
         self._size = 0
 
     def feed(self, record: bytes) -> bytes | None:
         """The whole message once its last record arrived, else None."""
-        if record_size_for(self.mode, len(record), fixed_size=self.fixed_size) != len(record):
+        if not is_allowed_record_size(PaddingMode.PADME_CELLS, len(record)):
             raise FrameError(
-                f"handshake record of {len(record)} bytes: not a {self.mode.value} size"
+                f"handshake record of {len(record)} bytes: not a size any padding mode allows"
             )
         body = record[PREFIX.size :]
         if len(body) < CHUNK_HEADER.size:

@@ -145,12 +145,19 @@ class BurstShaper:
             return None
         return self._start + self._slot * self.config.interval
 
-    def _continues(self) -> bool:
+    def _wanted(self) -> bool:
+        """Whether the burst still wants slots: its minimum length, or real bytes waiting."""
         return self._slot < self._end or self._real_bytes > 0
+
+    def _continues(self) -> bool:
+        """A burst ends only when the stream is empty: a slot may cut a record in two, and
+        whatever is written after the burst (a cover record) must start on a record boundary.
+        """
+        return self._wanted() or bool(self._stream)
 
     def deficit(self) -> int:
         """Bytes of padding the next slot still needs (0 when it is full or will not come)."""
-        if not self._active or not self._continues():
+        if not self._active or not self._wanted():
             return 0
         return max(0, self.config.slot_bytes - len(self._stream))
 

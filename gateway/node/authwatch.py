@@ -30,13 +30,18 @@ def fingerprint(folders: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
     return tuple(entries)
 
 
-async def watch(folders: tuple[Path, ...], on_change: Callable[[], None]) -> None:
-    """Call ``on_change`` whenever the files in ``folders`` change (until cancelled)."""
+async def watch(
+    folders: tuple[Path, ...], on_change: Callable[[], None], what: str = "applying it"
+) -> None:
+    """Call ``on_change`` whenever the files in ``folders`` change (until cancelled).
+
+    ``what`` says in the log what the change leads to ("restarting tor to apply it").
+    """
     seen = fingerprint(folders)
     while True:
         await asyncio.sleep(INTERVAL)
         now = fingerprint(folders)
         if now != seen:
-            log.info("client authorization changed: restarting tor to apply it")
+            log.info("client authorization changed: %s", what)
             seen = now
             on_change()

@@ -95,12 +95,16 @@ class NodeRunner:
         try:
             front_port = await self.services.start()
             # our keys to reach contacts' onions: given to the running tor, at every level
-            self.services.watch_client_auth((client_auth_dir(paths),), self.services.load_keys)
+            self.services.watch_client_auth(
+                (client_auth_dir(paths),), self.services.load_keys, "giving tor the new keys"
+            )
             if self.cfg.security.policy.client_auth_required:
                 # who may reach our onion: tor reads it only at start (a reload under
                 # Sandbox 1 makes it exit), so a change restarts tor, same address
                 self.services.watch_client_auth(
-                    (authorized_clients_dir(paths.hs_dir),), self.request_restart
+                    (authorized_clients_dir(paths.hs_dir),),
+                    self.request_restart,
+                    "restarting tor to apply it",
                 )
             self.spec = self._service_spec(paths, key, f"127.0.0.1:{front_port}")
             with stop_on_signals(self._stop):
@@ -119,6 +123,7 @@ class NodeRunner:
             assert self.session is not None
             reason = await self._until_stopped(self._dead_or_restart(self.session))
             if reason is None:
+                self._quiet = True  # this publication follows a requested restart
                 await self._drop_session()
                 await self._until_stopped(self._bring_up(paths, key, front_port))
                 continue
@@ -141,8 +146,9 @@ class NodeRunner:
         """Restart tor (same address): it reads client authorization only at start.
 
         A requested restart is not news: the address is not printed again (a restart
-        after tor died is, and is printed, as the service was down)."""
-        self._quiet = True
+        after tor died is, and is printed, as the service was down). Quietness is decided
+        when the restart begins (:meth:`_serve`), not here: a request made while an earlier
+        restart is coming up must not be spent on that one's publication."""
         self._restart.set()
 
     async def _dead_or_restart(self, session: TorSession) -> str | None:

@@ -233,9 +233,11 @@ class NodeServices:
         self.tasks.append(asyncio.create_task(self.feed.run(), name="event-feed"))
         return port
 
-    def watch_client_auth(self, folders: tuple[Path, ...], on_change: Callable[[], None]) -> None:
+    def watch_client_auth(
+        self, folders: tuple[Path, ...], on_change: Callable[[], None], what: str
+    ) -> None:
         """Call ``on_change`` when client-authorization files in ``folders`` change."""
-        self.tasks.append(asyncio.create_task(authwatch.watch(folders, on_change)))
+        self.tasks.append(asyncio.create_task(authwatch.watch(folders, on_change, what)))
 
     def load_keys(self) -> None:
         """Hand tor the keys in ``client_auth/`` now (without waiting for the call)."""

@@ -2,10 +2,13 @@
 
 Sans-I/O. Three messages (layouts in docs/PROTOCOL.md, section "Handshake")::
 
-    -> m1 = 01 01 || e, es, {flags [, ML-KEM ek]}
-    <- m2 = 01 02 || e, ee, {id_r, sig_r, ratchet_r [, ML-KEM ct]}
+    -> m1 = 02 01 || e, es, {offer_i [, ML-KEM ek]}
+    <- m2 = 02 02 || e, ee, {id_r, sig_r, ratchet_r, offer_r [, ML-KEM ct]}
        (both sides: MixKey(ML-KEM shared secret) if post-quantum)
-    -> m3 = 01 03 || s, se, {id_i, sig_i}
+    -> m3 = 02 03 || s, se, {id_i, sig_i}
+
+Each side's session offer (:mod:`gateway.session.offer`) says what it asks of the
+session; the session takes the stronger of the two (``HandshakeResult.session_offer``).
 
 Each identity signature is an Ed25519 signature over
 ``label || version || own Noise static public key || h``, where ``h`` is the
@@ -32,6 +35,7 @@ from gateway.session import pq
 from gateway.session.kdf_chain import hkdf_sha256
 from gateway.session.noise.dh import DHLEN, KeyPair, Rng, dh, generate_keypair
 from gateway.session.noise.handshake_state import HandshakeState
+from gateway.session.offer import OFFER_LEN, Offer, stronger
 
 PROTOCOL_NAME = "Noise_XK_25519_ChaChaPoly_SHA256"
 PROLOGUE_LABEL = b"gateway"
@@ -42,7 +46,6 @@ ROOT_INFO = b"gateway/v1 session root"
 IDENTITY_LEN = 32
 SIGNATURE_LEN = 64
 HEADER_LEN = 2
-FLAG_POST_QUANTUM = 0x01
 TAG_LEN = 16
 
 #: (identity public key, Noise static public key) -> whether to accept this initiator
@@ -72,6 +75,9 @@ class HandshakeResult:
     ratchet_public: bytes
     #: the responder's initial ratchet private key (None on the initiator)
     ratchet_private: bytes | None = field(default=None, repr=False)
+    #: what the peer offered, and the session both sides open (the stronger of the two offers)
+    remote_offer: Offer = field(default_factory=Offer)
+    session_offer: Offer = field(default_factory=Offer)
 
 
 class Stage(enum.Enum):
@@ -117,16 +123,20 @@ def derive_root(noise: HandshakeState) -> tuple[bytes, bytes, bytes]:
 def _result(
     noise: HandshakeState,
     is_initiator: bool,
-    post_quantum: bool,
+    offers: tuple[Offer, Offer],
     remote_identity: bytes,
     ratchet_public: bytes,
     ratchet_private: bytes | None = None,
 ) -> HandshakeResult:
-    """The result of a finished handshake, with the root material from :func:`derive_root`."""
+    """The result of a finished handshake, with the root material from :func:`derive_root`.
+
+    ``offers`` is (the local offer as sent, the peer's offer).
+    """
     sk, hka, nhkb = derive_root(noise)
+    session = stronger(*offers)
     return HandshakeResult(
         is_initiator=is_initiator,
-        post_quantum=post_quantum,
+        post_quantum=session.post_quantum,
         remote_identity=remote_identity,
         remote_static=noise.remote_static or b"",
         handshake_hash=noise.handshake_hash,
@@ -135,6 +145,8 @@ def _result(
         shared_nhkb=nhkb,
         ratchet_public=ratchet_public,
         ratchet_private=ratchet_private,
+        remote_offer=offers[1],
+        session_offer=session,
     )
 
 
@@ -146,7 +158,11 @@ def message_size(number: int, post_quantum: bool) -> int:
     """The exact size of handshake message ``number`` (1, 2 or 3), header included."""
     kem = {1: pq.ENCAPSULATION_KEY_LEN, 2: pq.CIPHERTEXT_LEN, 3: 0}[number] if post_quantum else 0
     noise = {1: DHLEN, 2: DHLEN, 3: DHLEN + TAG_LEN}[number]
-    payload = {1: 1, 2: IDENTITY_LEN + SIGNATURE_LEN + DHLEN, 3: IDENTITY_LEN + SIGNATURE_LEN}
+    payload = {
+        1: OFFER_LEN,
+        2: IDENTITY_LEN + SIGNATURE_LEN + DHLEN + OFFER_LEN,
+        3: IDENTITY_LEN + SIGNATURE_LEN,
+    }
     return HEADER_LEN + noise + payload[number] + kem + TAG_LEN
 
 
@@ -159,7 +175,7 @@ def _unframe(message: bytes, number: int, post_quantum: bool) -> bytes:
         raise HandshakeError(f"expected handshake message {number}, got message {message[1]}")
     size = message_size(number, post_quantum)
     if number == 1 and len(message) in (message_size(1, False), message_size(1, True)):
-        return message[HEADER_LEN:]  # the payload's flags byte then names the mismatch
+        return message[HEADER_LEN:]  # the payload's offer byte says which size it must be
     if len(message) != size:
         raise HandshakeError(f"handshake message {number} is {len(message)} bytes, not {size}")
     return message[HEADER_LEN:]
@@ -199,7 +215,7 @@ class InitiatorHandshake:
         static: X25519PrivateKey,
         responder_static_pub: bytes,
         responder_onion: str,
-        post_quantum: bool,
+        offer: Offer,
         *,
         rng: Rng = os.urandom,
     ) -> None:
@@ -207,7 +223,8 @@ class InitiatorHandshake:
             raise HandshakeError("the responder's static key is not 32 bytes")
         self._identity = identity
         self._static = KeyPair.from_key(static)
-        self._post_quantum = post_quantum
+        self._offer = offer
+        self._post_quantum = offer.post_quantum
         self._rng = rng
         self._kem: pq.KemKeyPair | None = None
         self._noise = HandshakeState(
@@ -225,8 +242,7 @@ class InitiatorHandshake:
         """Message 1."""
         if self.stage is not Stage.START:
             raise SessionStateError("start() was already called")
-        flags = FLAG_POST_QUANTUM if self._post_quantum else 0
-        payload = bytes([flags])
+        payload = bytes([self._offer.encode()])
         if self._post_quantum:
             self._kem = pq.generate_kem_keypair(self._rng)
             payload += self._kem.encapsulation_key
@@ -240,7 +256,7 @@ class InitiatorHandshake:
             raise HandshakeError(f"unexpected handshake message in stage {self.stage.value!r}")
         noise = self._noise.copy()
         payload = noise.read_message(_unframe(message, 2, self._post_quantum))
-        remote_identity, ratchet_public, ciphertext = self._parse_message_2(payload)
+        remote_identity, ratchet_public, remote_offer, ciphertext = self._parse_message_2(payload)
         _verify(
             remote_identity,
             payload[IDENTITY_LEN : IDENTITY_LEN + SIGNATURE_LEN],
@@ -252,24 +268,27 @@ class InitiatorHandshake:
             noise.mix_key(self._kem.decapsulate(ciphertext))
         reply = noise.write_message(self._message_3_payload)
         self._noise = noise
-        self._result = self._finish(remote_identity, ratchet_public)
+        self._result = _result(
+            noise, True, (self._offer, remote_offer), remote_identity, ratchet_public
+        )
         self.stage = Stage.DONE
         return _frame(3, reply)
 
-    def _parse_message_2(self, payload: bytes) -> tuple[bytes, bytes, bytes]:
-        fixed = IDENTITY_LEN + SIGNATURE_LEN + DHLEN
+    def _parse_message_2(self, payload: bytes) -> tuple[bytes, bytes, Offer, bytes]:
+        keys = IDENTITY_LEN + SIGNATURE_LEN + DHLEN
+        fixed = keys + OFFER_LEN
         size = fixed + (pq.CIPHERTEXT_LEN if self._post_quantum else 0)
         _expect_len(payload, size, "message 2")
-        ratchet_public = payload[IDENTITY_LEN + SIGNATURE_LEN : fixed]
+        ratchet_public = payload[IDENTITY_LEN + SIGNATURE_LEN : keys]
         dh(self._static, ratchet_public)  # HandshakeError for a low-order ratchet key
-        return payload[:IDENTITY_LEN], ratchet_public, payload[fixed:]
+        remote_offer = Offer.decode(payload[keys])
+        if remote_offer.post_quantum and not self._post_quantum:
+            raise HandshakeError("post-quantum mismatch: the responder requires the ML-KEM step")
+        return payload[:IDENTITY_LEN], ratchet_public, remote_offer, payload[fixed:]
 
     def _message_3_payload(self, h: bytes) -> bytes:
         signature = _sign(self._identity, INITIATOR_SIG_LABEL, self._static.public, h)
         return _identity_bytes(self._identity) + signature
-
-    def _finish(self, remote_identity: bytes, ratchet_public: bytes) -> HandshakeResult:
-        return _result(self._noise, True, self._post_quantum, remote_identity, ratchet_public)
 
     @property
     def result(self) -> HandshakeResult:
@@ -287,7 +306,7 @@ class ResponderHandshake:
         identity: Ed25519PrivateKey,
         static: X25519PrivateKey,
         onion_address: str,
-        post_quantum: bool,
+        offer: Offer,
         *,
         rng: Rng = os.urandom,
         encapsulate: pq.Encapsulator = pq.encapsulate,
@@ -295,7 +314,8 @@ class ResponderHandshake:
     ) -> None:
         self._identity = identity
         self._static = KeyPair.from_key(static)
-        self._post_quantum = post_quantum
+        self._offer = offer
+        self._remote_offer: Offer | None = None
         self._rng = rng
         self._encapsulate = encapsulate
         self._authorize = authorize
@@ -320,8 +340,8 @@ class ResponderHandshake:
         if self.stage is not Stage.WAIT_MESSAGE_1:
             raise HandshakeError(f"unexpected message 1 in stage {self.stage.value!r}")
         noise = self._noise.copy()
-        body = _unframe(message, 1, self._post_quantum)
-        encapsulation_key = self._parse_message_1(noise.read_message(body))
+        body = _unframe(message, 1, self._offer.post_quantum)
+        remote_offer, encapsulation_key = self._parse_message_1(noise.read_message(body))
         shared_secret, ciphertext = b"", b""
         if encapsulation_key is not None:
             shared_secret, ciphertext = self._encapsulate(encapsulation_key)
@@ -329,41 +349,39 @@ class ResponderHandshake:
 
         def payload(h: bytes) -> bytes:
             signature = _sign(self._identity, RESPONDER_SIG_LABEL, self._static.public, h)
-            return _identity_bytes(self._identity) + signature + ratchet.public + ciphertext
+            offer = bytes([self._offer.encode()])
+            return _identity_bytes(self._identity) + signature + ratchet.public + offer + ciphertext
 
         reply = noise.write_message(payload)
         if encapsulation_key is not None:
             noise.mix_key(shared_secret)
         self._noise, self._ratchet = noise, ratchet
+        self._remote_offer = remote_offer
         self.stage = Stage.WAIT_MESSAGE_3
         return _frame(2, reply)
 
-    def _parse_message_1(self, payload: bytes) -> bytes | None:
+    def _parse_message_1(self, payload: bytes) -> tuple[Offer, bytes | None]:
+        """The initiator's offer and, if it takes the post-quantum step, its ML-KEM key."""
         if not payload:
             raise HandshakeError("message 1 payload is empty")
-        flags = payload[0]
-        if flags & ~FLAG_POST_QUANTUM:
-            raise HandshakeError(f"message 1 has unknown flags {flags:#04x}")
-        if bool(flags & FLAG_POST_QUANTUM) != self._post_quantum:
+        offer = Offer.decode(payload[0])
+        if self._offer.post_quantum and not offer.post_quantum:
             raise HandshakeError(
-                "post-quantum mismatch: the initiator "
-                + ("wants" if flags else "does not want")
-                + " the hybrid ML-KEM step, this node "
-                + ("requires" if self._post_quantum else "does not use")
-                + " it"
+                "post-quantum mismatch: the initiator does not take the hybrid ML-KEM step,"
+                " this node requires it"
             )
-        if not self._post_quantum:
-            _expect_len(payload, 1, "message 1")
-            return None
-        _expect_len(payload, 1 + pq.ENCAPSULATION_KEY_LEN, "message 1")
-        return payload[1:]
+        if not offer.post_quantum:
+            _expect_len(payload, OFFER_LEN, "message 1")
+            return offer, None
+        _expect_len(payload, OFFER_LEN + pq.ENCAPSULATION_KEY_LEN, "message 1")
+        return offer, payload[OFFER_LEN:]
 
     def finish(self, message: bytes) -> HandshakeResult:
         """Take message 3 and return the result (the initiator's identity is checked)."""
         if self.stage is not Stage.WAIT_MESSAGE_3:
             raise HandshakeError(f"unexpected message 3 in stage {self.stage.value!r}")
         noise = self._noise.copy()
-        payload = noise.read_message(_unframe(message, 3, self._post_quantum))
+        payload = noise.read_message(_unframe(message, 3, False))  # one size either way
         _expect_len(payload, IDENTITY_LEN + SIGNATURE_LEN, "message 3")
         remote_identity, signature = payload[:IDENTITY_LEN], payload[IDENTITY_LEN:]
         remote_static = noise.remote_static or b""
@@ -377,12 +395,12 @@ class ResponderHandshake:
         return self._result
 
     def _build_result(self, remote_identity: bytes) -> HandshakeResult:
-        if self._ratchet is None:
+        if self._ratchet is None or self._remote_offer is None:
             raise SessionStateError("no ratchet key")
         return _result(
             self._noise,
             False,
-            self._post_quantum,
+            (self._offer, self._remote_offer),
             remote_identity,
             self._ratchet.public,
             self._ratchet.private,

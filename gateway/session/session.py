@@ -18,6 +18,7 @@ the AEAD associated data is the handshake hash. See docs/PROTOCOL.md.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from gateway.session.frames import (
     record_sizes,
 )
 from gateway.session.handshake import HandshakeResult
+from gateway.session.offer import Offer
 from gateway.session.padding import DEFAULT_FIXED_SIZE, is_allowed_record_size
 from gateway.session.ratchet import RatchetParams, RatchetState, Rng
 from gateway.session.state_codec import Reader, Writer
@@ -65,6 +67,11 @@ class SessionOptions:
         """The options a security level's policy asks for."""
         params = RatchetParams(header_encryption=policy.header_encryption)
         return cls(policy.padding_mode, params)
+
+    def with_offer(self, offer: Offer) -> SessionOptions:
+        """These options with the padding mode and header encryption a handshake agreed."""
+        ratchet = dataclasses.replace(self.ratchet, header_encryption=offer.header_encryption)
+        return dataclasses.replace(self, padding_mode=offer.padding_mode, ratchet=ratchet)
 
 
 @dataclass(frozen=True)

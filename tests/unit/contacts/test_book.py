@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config.schema import Level
+from gateway.config.schema import Level, PaddingMode
 from gateway.contacts.book import ContactBook, ContactState, Revocation, secret_hash
 from gateway.contacts.client_auth import ClientAuthKey, client_name
 from gateway.contacts.invite import decode_invite
 from gateway.errors import ContactError, InviteError
+from gateway.session.offer import Offer
 from gateway.state.keys import IdentityKeys
 from gateway.state.onion_key import OnionKey
 from tests.unit.contacts.helpers import DAY, NOW, Node, make_node
@@ -278,9 +279,25 @@ def test_the_book_persists_and_reopening_is_idempotent(tmp_path: Path) -> None:
             assert book.list() == (contact,)
     conn = sqlite3.connect(tmp_path / "me.db")
     assert conn.execute("SELECT version FROM schema_versions WHERE name='contacts'").fetchone() == (
-        1,
+        2,
     )
     conn.close()
+
+
+def test_a_version_1_book_is_upgraded_and_keeps_its_contacts(tmp_path: Path) -> None:
+    keys = IdentityKeys.generate()
+    other = make_node(tmp_path, "other")
+    with ContactBook.open(tmp_path / "old.db", keys.signing_public) as book:
+        contact = book.add_contact(other.invite().text, NOW)
+    conn = sqlite3.connect(tmp_path / "old.db")  # as a book of version 1 left it
+    conn.execute("DROP TABLE peer_offers")
+    conn.execute("UPDATE schema_versions SET version = 1 WHERE name = 'contacts'")
+    conn.commit()
+    conn.close()
+    with ContactBook.open(tmp_path / "old.db", keys.signing_public) as book:
+        assert book.list() == (contact,) and book.peer_offer(contact.identity) is None
+        book.note_offer(contact.identity, Offer(post_quantum=True))
+        assert book.peer_offer(contact.identity) == Offer(post_quantum=True)
 
 
 def test_contact_repr_hides_private_material(alice: Node, bob: Node) -> None:
@@ -293,16 +310,25 @@ def test_contact_repr_hides_private_material(alice: Node, bob: Node) -> None:
     ).hex() not in text and "offer_auth_private" not in text
 
 
-def test_an_invite_from_another_level_is_refused_with_the_reason(alice: Node, bob: Node) -> None:
-    """A link's session options follow each side's level and are not negotiated: such a
-    contact would stay pending forever, so it is refused at once, saying why; nothing is
-    written (the invite can still be used by a node of its level)."""
-    invite = alice.invite(level=Level.PARANOID)
-    with pytest.raises(InviteError, match="from a paranoid node and this node is standard") as info:
-        bob.book.add_contact(invite.text, NOW, level=Level.STANDARD)
-    assert _reason(info) == "level_mismatch"
-    assert bob.book.list() == ()
-    assert bob.book.add_contact(invite.text, NOW, level=Level.PARANOID).state.value == "pending"
+def test_an_invite_from_any_level_is_added_and_its_post_quantum_need_remembered(
+    alice: Node, bob: Node
+) -> None:
+    """Links take the stronger of both sides' offers, so any level pairs with any other. A
+    paranoid inviter requires the post-quantum handshake: the invitee remembers that from
+    the invite, so its first dial takes the step; later handshakes update what is known."""
+    invite = alice.invite(level=Level.PARANOID, post_quantum=True)
+    contact = bob.book.add_contact(invite.text, NOW)
+    assert contact.state.value == "pending"
+    assert bob.book.peer_offer(contact.identity) == Offer(post_quantum=True)
+    seen = Offer(True, True, PaddingMode.FIXED)
+    bob.book.note_offer(contact.identity, seen)
+    assert bob.book.peer_offer(contact.identity) == seen
+    bob.book.note_offer(b"\x07" * 32, seen)  # a stranger: nothing is stored
+    assert bob.book.peer_offer(b"\x07" * 32) is None
+    bob.book.remove(contact.identity)
+    assert bob.book.peer_offer(contact.identity) is None
+    plain = bob.book.add_contact(alice.invite(level=Level.HIGH).text, NOW)
+    assert bob.book.peer_offer(plain.identity) == Offer(post_quantum=False)
 
 
 def test_rename_checks_the_name_and_keeps_names_unique(alice: Node, bob: Node) -> None:

@@ -181,14 +181,19 @@ async def test_high_molds_traffic_into_equal_slots_and_falls_silent_after_the_bu
     with contextlib.suppress(asyncio.CancelledError):
         await task
     slots = writer.data[front_dummies:]
-    assert slots and {len(s) for s in slots} <= {SHAPING.slot_bytes}
+    assert slots and {len(s) for s in slots[:-1]} <= {SHAPING.slot_bytes}
+    # the burst ends on a record boundary: these test records are not whole cells, so the
+    # last slot may be the short rest of a record the slot before it cut in two
+    assert 0 < len(slots[-1]) <= SHAPING.slot_bytes
     # the wire is the sealed records in seal order, cut into slots
     wire = b"".join(slots)
     assert b"R" + b"x" * 3000 in wire and b"Ry" in wire
     assert wire.index(b"Ry") > wire.index(b"x" * 3000)
-    # the last real record left in slot 1 or 2: hold (4 slots) bucketed to 8 slots, then silence
-    assert len(slots) == 8
+    # the last real record left in slot 1 or 2: hold (4 slots) bucketed to 8 slots, (the rest
+    # of a cut record,) then silence
+    assert len(slots) in (8, 9)
     assert pacer.shaper is not None and not pacer.shaper.active
+    assert pacer.shaper.buffered == 0
     times = [t for kind, t in log if kind == "write"][front_dummies:]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(abs(g - INTERVAL) < 0.6 * INTERVAL for g in gaps), gaps

@@ -99,11 +99,11 @@ class Side:
         return Peer(self.identity, _raw(self.local.static), self.local.onion, secret)
 
 
-def make_side(onion: str, mode: PaddingMode = PaddingMode.PADME_CELLS, he: bool = False) -> Side:
+def make_side(
+    onion: str, mode: PaddingMode = PaddingMode.PADME_CELLS, he: bool = False, pq: bool = False
+) -> Side:
     options = SessionOptions(mode, RatchetParams(header_encryption=he))
-    local = LocalNode(
-        Ed25519PrivateKey.generate(), X25519PrivateKey.generate(), onion, options, False
-    )
+    local = LocalNode(Ed25519PrivateKey.generate(), X25519PrivateKey.generate(), onion, options, pq)
     return Side(local)
 
 
@@ -370,6 +370,68 @@ def test_every_record_on_the_wire_has_an_allowed_size(mode: PaddingMode, he: boo
         assert is_allowed_record_size(mode, len(record)), (mode, len(record))
         (length,) = PREFIX.unpack_from(record)
         assert length == len(record) - PREFIX.size
+
+
+LEVELS = {
+    "standard": (PaddingMode.PADME_CELLS, False, False),
+    "high": (PaddingMode.BUCKETS, True, False),
+    "paranoid": (PaddingMode.FIXED, True, True),
+}
+
+
+@pytest.mark.parametrize("initiator", list(LEVELS))
+@pytest.mark.parametrize("responder", list(LEVELS))
+def test_nodes_of_any_two_levels_link_at_the_stronger_level(initiator: str, responder: str) -> None:
+    """Each side offers its level's format; both open the session at the stronger one, and
+    every record either sends has a size that format allows."""
+    alice, bob = make_side(ONION_A, *LEVELS[initiator]), make_side(ONION_B, *LEVELS[responder])
+    gate = Gate({alice.identity})
+    peer = bob.peer()
+    if LEVELS[responder][2]:  # the invite (or an earlier handshake) said: post-quantum
+        peer = Peer(peer.identity, peer.static, peer.onion, post_quantum=True)
+    a = LinkConnection(alice.local, Role.INITIATOR, alice.store, peer=peer)
+    b = LinkConnection(bob.local, Role.RESPONDER, bob.store, gatekeeper=gate)
+    b.start()
+    pump(a, b, a.start())
+    names = list(LEVELS)
+    mode, he, _ = LEVELS[names[max(names.index(initiator), names.index(responder))]]
+    for conn in (a, b):
+        assert conn.phase is Phase.OPEN and conn.session is not None
+        assert conn.session.options.padding_mode is mode == conn.padding_mode
+        assert conn.session.options.ratchet.header_encryption is he
+    assert a.remote_offer is not None and a.remote_offer.padding_mode is LEVELS[responder][0]
+    assert b.remote_offer is not None and b.remote_offer.padding_mode is LEVELS[initiator][0]
+    for size in (5, 3000):
+        payload = random.Random(size).randbytes(size)
+        wire = a.send(payload)
+        records = RecordReader(1 << 22).feed(wire)
+        assert all(is_allowed_record_size(mode, len(r)) for r in records)
+        for receiver, data in ((b, wire), (a, b.send(payload))):
+            (event,) = receiver.receive(data)
+            assert isinstance(event, PayloadReceived) and event.data == payload
+
+
+def test_a_classic_initiator_is_refused_by_a_paranoid_responder_it_did_not_know() -> None:
+    """Without the invite's word (or an earlier handshake), a standard node dialing a paranoid
+    one offers no post-quantum step and is refused; the paranoid side's own dial works."""
+    alice, bob = make_side(ONION_A), make_side(ONION_B, *LEVELS["paranoid"])
+    with pytest.raises(HandshakeError, match="post-quantum mismatch"):
+        connect(alice, bob, Gate({alice.identity}))
+    b, a, _ = connect(bob, alice, Gate({bob.identity}))
+    assert a.phase is b.phase is Phase.OPEN
+
+
+def test_a_stored_session_of_another_format_is_not_resumed(pair: tuple[Side, Side, Gate]) -> None:
+    """Bob changed level: the stored (padme) session is replaced by a new one in his format."""
+    alice, bob, gate = pair
+    connect(alice, bob, gate)
+    bob.local = LocalNode(
+        bob.local.identity, bob.local.static, ONION_B, SessionOptions(PaddingMode.BUCKETS), False
+    )
+    a, b, seen = connect(alice, bob, gate)
+    assert [e.resumed for e in seen[id(b)] if isinstance(e, Opened)] == [False]
+    assert a.padding_mode is b.padding_mode is PaddingMode.BUCKETS
+    assert deliver(a, b, b"hi") == [PayloadReceived(1, b"hi")]
 
 
 def test_garbage_to_a_responder_raises_only_protocol_errors() -> None:

@@ -131,3 +131,23 @@ def test_bad_parameters_are_refused() -> None:
     with pytest.raises(LinkError):
         ShapingConfig(slot_bytes=0)
     assert ShapingConfig().rate == pytest.approx(16 * 498 / 0.05)
+
+
+def test_a_burst_ends_on_a_record_boundary_when_padding_records_overrun_the_slot() -> None:
+    """A pacer's padding records come in the padding mode's sizes, so the last slot of a burst
+    can cut one in two. The burst then goes on (without new padding) until the stream is
+    empty: whatever the link writes after the burst must start on a record boundary, or the
+    peer reads garbage lengths ("record of 745605615 bytes exceeds the limit")."""
+    shaper = BurstShaper(CONFIG)
+    pushed = bytearray(b"r" * 150)
+    shaper.push(bytes(pushed), True)
+    shaper.start(0.0)
+    wire = bytearray()
+    for k in range(40):
+        now = k * CONFIG.interval
+        while shaper.deficit() > 0 and shaper.may_pad(now, 250):
+            shaper.push(b"p" * 250, False)  # a record bigger than the gap it fills
+            pushed += b"p" * 250
+        wire += b"".join(c.data for c in shaper.take(now))
+    assert not shaper.active and shaper.buffered == 0
+    assert bytes(wire) == bytes(pushed)

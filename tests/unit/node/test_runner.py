@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class FakeServices:
     async def start(self) -> int:
         return 8181
 
-    def watch_client_auth(self, folders: tuple[Path, ...], on_change: Any) -> None:
+    def watch_client_auth(self, folders: tuple[Path, ...], on_change: Any, what: str) -> None:
         self.watches.append((tuple(f.name for f in folders), on_change))
 
     def load_keys(self) -> None:
@@ -105,6 +106,8 @@ class World:
         self.added = 0
         self.removed = 0
         self.services = FakeServices()
+        #: called as each tor session starts (before it publishes)
+        self.on_start: Callable[[], None] = lambda: None
 
 
 @pytest.fixture
@@ -114,6 +117,7 @@ def world(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Wo
     async def start_launched(cfg: Any, ctx: Any, display: Any) -> FakeSession:
         session = FakeSession(dies=len(w.sessions) < w.deaths)
         w.sessions.append(session)
+        w.on_start()
         return session
 
     async def add_service(control: Any, spec: Any, *, in_torrc: bool) -> None:
@@ -202,6 +206,27 @@ async def test_a_requested_restart_does_not_print_the_address_again(
             break
         await asyncio.sleep(0.01)
     assert len(world.sessions) == 2
+    node.stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert out.getvalue() == f"{ADDR}.onion\n"
+
+
+async def test_a_restart_requested_while_another_comes_up_is_quiet_too(
+    tmp_path: Path, world: World
+) -> None:
+    """Two invites in a row at PARANOID: the second request lands while the first restart's
+    tor is coming up. Both restarts happen (the second tor reads the newer files) and
+    neither prints the address: the first publication must not spend the second's quiet."""
+    out = io.StringIO()
+    node = NodeRunner(config(tmp_path), out=out, err=io.StringIO())
+    task = await run_until_published(node)
+    world.on_start = lambda: node.request_restart() if len(world.sessions) == 2 else None
+    node.request_restart()
+    for _ in range(300):
+        if len(world.sessions) == 3 and world.services.status.tor == "published":
+            break
+        await asyncio.sleep(0.01)
+    assert len(world.sessions) == 3
     node.stop()
     assert await asyncio.wait_for(task, 5) == 0
     assert out.getvalue() == f"{ADDR}.onion\n"

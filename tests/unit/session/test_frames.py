@@ -168,3 +168,17 @@ def test_a_dummy_carries_a_short_payload_and_no_more() -> None:
     assert len(enc.dummy(payload=b"12345678")) == len(enc.dummy())
     with pytest.raises(FrameError):
         enc.dummy(payload=bytes(MAX_DUMMY_PAYLOAD + 1))
+
+
+def test_a_padme_cells_receiver_accepts_fragments() -> None:
+    """docs/PROTOCOL.md section 5: a padme_cells sender never splits, but a receiver of
+    any mode joins MORE fragments (of the sizes its mode allows)."""
+    sender = FrameEncoder(PaddingMode.FIXED, OVERHEAD)
+    receiver = FrameDecoder(PaddingMode.PADME_CELLS, OVERHEAD)
+    payload = bytes(range(256)) * 10
+    frames = sender.encode(payload)
+    assert len(frames) > 1
+    results = [receiver.feed(f) for f in frames]
+    assert results[:-1] == [None] * (len(frames) - 1)
+    last = results[-1]
+    assert last is not None and last.payload == payload

@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from gateway.config.schema import PaddingMode
 from gateway.errors import DecryptError, HandshakeError, SessionStateError, VersionError
 from gateway.session import handshake as hs_module
 from gateway.session import pq
@@ -19,6 +20,7 @@ from gateway.session.handshake import (
     prologue,
 )
 from gateway.session.noise.dh import KeyPair
+from gateway.session.offer import Offer
 from tests.unit.session.test_handshake_helpers import ALICE, BOB, ONION, pair, run
 
 TYPED = (HandshakeError, VersionError, DecryptError)
@@ -56,7 +58,7 @@ def test_same_randomness_gives_the_same_transcript() -> None:
 
 
 def test_message_sizes() -> None:
-    for post_quantum, sizes in ((False, (51, 178, 162)), (True, (1235, 1266, 162))):
+    for post_quantum, sizes in ((False, (51, 179, 162)), (True, (1235, 1267, 162))):
         initiator, responder = pair(post_quantum)
         m1 = initiator.start()
         m2 = responder.respond(m1)
@@ -67,9 +69,9 @@ def test_message_sizes() -> None:
 def test_wrong_responder_key_fails_at_the_responder() -> None:
     wrong = X25519PrivateKey.from_private_bytes(bytes(range(32))).public_key()
     initiator = InitiatorHandshake(
-        ALICE.identity, ALICE.static, wrong.public_bytes_raw(), ONION, False
+        ALICE.identity, ALICE.static, wrong.public_bytes_raw(), ONION, Offer()
     )
-    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, False)
+    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, Offer())
     with pytest.raises(DecryptError):
         responder.respond(initiator.start())
     assert responder.stage is Stage.WAIT_MESSAGE_1
@@ -78,17 +80,62 @@ def test_wrong_responder_key_fails_at_the_responder() -> None:
 def test_wrong_onion_address_fails() -> None:
     initiator, _ = pair(False)
     other = "a" * 55 + "d"
-    responder = ResponderHandshake(BOB.identity, BOB.static, other, False)
+    responder = ResponderHandshake(BOB.identity, BOB.static, other, Offer())
     with pytest.raises(DecryptError):
         responder.respond(initiator.start())
 
 
-@pytest.mark.parametrize(("initiator_pq", "responder_pq"), [(True, False), (False, True)])
-def test_post_quantum_mismatch_is_a_handshake_error(initiator_pq: bool, responder_pq: bool) -> None:
-    initiator, _ = pair(initiator_pq)
-    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, responder_pq)
+def test_a_classic_initiator_is_refused_by_a_responder_that_requires_post_quantum() -> None:
+    initiator, _ = pair(False)
+    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, Offer(post_quantum=True))
     with pytest.raises(HandshakeError, match="post-quantum mismatch"):
         responder.respond(initiator.start())
+    assert responder.stage is Stage.WAIT_MESSAGE_1
+
+
+def test_a_classic_responder_takes_the_post_quantum_step_when_asked() -> None:
+    initiator, _ = pair(True)
+    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, Offer())
+    m2 = responder.respond(initiator.start())
+    result = responder.finish(initiator.receive(m2))
+    assert len(m2) == 1267 and result.post_quantum and initiator.result.post_quantum
+    assert result.sk == initiator.result.sk
+
+
+STANDARD = Offer(False, False, PaddingMode.PADME_CELLS)
+HIGH = Offer(False, True, PaddingMode.BUCKETS)
+PARANOID = Offer(True, True, PaddingMode.FIXED)
+
+
+@pytest.mark.parametrize("first", [STANDARD, HIGH, PARANOID])
+@pytest.mark.parametrize("second", [STANDARD, HIGH, PARANOID])
+def test_both_sides_agree_on_the_stronger_offer(first: Offer, second: Offer) -> None:
+    initiator = InitiatorHandshake(
+        ALICE.identity,
+        ALICE.static,
+        BOB.static_public,
+        ONION,
+        first.with_post_quantum(first.post_quantum or second.post_quantum),
+    )
+    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, second)
+    result = responder.finish(initiator.receive(responder.respond(initiator.start())))
+    levels = [STANDARD, HIGH, PARANOID]
+    expected = levels[max(levels.index(first), levels.index(second))]
+    assert result.session_offer == initiator.result.session_offer == expected
+    assert result.remote_offer == first.with_post_quantum(expected.post_quantum)
+    assert initiator.result.remote_offer == second
+
+
+@pytest.mark.parametrize("byte", [0x00, 0x10, 0x80, 0x01, 0x02])
+def test_a_bad_offer_byte_is_a_handshake_error(byte: int) -> None:
+    with pytest.raises(HandshakeError, match="offer"):
+        Offer.decode(byte)
+
+
+def test_an_offer_byte_round_trips() -> None:
+    for offer in (STANDARD, HIGH, PARANOID, Offer(True, False, PaddingMode.BUCKETS)):
+        assert Offer.decode(offer.encode()) == offer
+    assert (STANDARD.encode(), HIGH.encode(), PARANOID.encode()) == (0x04, 0x0A, 0x0F)
 
 
 def test_wrong_version_is_a_version_error() -> None:
@@ -174,7 +221,7 @@ def test_non_contact_identity_is_visible_and_can_be_refused() -> None:
         return False
 
     initiator, _ = pair(False)
-    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, False, authorize=authorize)
+    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, Offer(), authorize=authorize)
     m3 = initiator.receive(responder.respond(initiator.start()))
     with pytest.raises(HandshakeError, match="not a contact"):
         responder.finish(m3)
@@ -210,7 +257,9 @@ def test_an_encapsulation_failure_is_a_handshake_error() -> None:
     def refuse(_key: bytes) -> tuple[bytes, bytes]:
         return pq.encapsulate(b"\xff" * pq.ENCAPSULATION_KEY_LEN)  # not reduced mod q
 
-    responder = ResponderHandshake(BOB.identity, BOB.static, ONION, True, encapsulate=refuse)
+    responder = ResponderHandshake(
+        BOB.identity, BOB.static, ONION, Offer(post_quantum=True), encapsulate=refuse
+    )
     with pytest.raises(HandshakeError):
         responder.respond(initiator.start())
     assert responder.stage is Stage.WAIT_MESSAGE_1
@@ -218,7 +267,7 @@ def test_an_encapsulation_failure_is_a_handshake_error() -> None:
 
 def test_onion_address_forms() -> None:
     assert normalize_onion(ONION.upper() + ".onion") == ONION
-    assert prologue(ONION) == b"gateway\x01" + ONION.encode()
+    assert prologue(ONION) == b"gateway\x02" + ONION.encode()
     for bad in ("", "abc", ONION[:-1] + "a", ONION + "x"):
         with pytest.raises(HandshakeError):
             normalize_onion(bad)

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from gateway.session.handshake import HandshakeResult, InitiatorHandshake, ResponderHandshake
+from gateway.session.offer import Offer
 
 ONION = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd"
 
@@ -60,11 +61,15 @@ def pair(post_quantum: bool, seed: bytes = b"") -> tuple[InitiatorHandshake, Res
         ALICE.static,
         BOB.static_public,
         ONION,
-        post_quantum,
+        Offer(post_quantum=post_quantum),
         rng=CounterRng(b"i" + seed),
     )
     responder = ResponderHandshake(
-        BOB.identity, BOB.static, ONION, post_quantum, rng=CounterRng(b"r" + seed)
+        BOB.identity,
+        BOB.static,
+        ONION,
+        Offer(post_quantum=post_quantum),
+        rng=CounterRng(b"r" + seed),
     )
     return initiator, responder
 

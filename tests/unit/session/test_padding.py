@@ -82,3 +82,22 @@ def test_only_splitting_modes_split() -> None:
     capacity = DEFAULT_FIXED_SIZE - OVERHEAD - FRAME_HEADER_SIZE
     assert len(fixed) == -(-10_000 // capacity)
     assert set(fixed) == {DEFAULT_FIXED_SIZE}
+
+
+def _padme_as_specified(length: int) -> int:
+    """Padmé as docs/PROTOCOL.md section 5 writes it, with floating-point logarithms."""
+    import math
+
+    if length < 2:
+        return length
+    e = math.floor(math.log2(length))
+    s = math.floor(math.log2(e)) + 1 if e > 0 else 1
+    z = max(e - s, 0)
+    return (length + (1 << z) - 1) & ~((1 << z) - 1)
+
+
+def test_padme_matches_the_specification_text() -> None:
+    for n in range(0, 70_000):
+        assert padme(n) == _padme_as_specified(n), n
+    allowed = [c for c in range(1, 40) if padme(c) == c]
+    assert allowed == [*range(1, 9), 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 36]

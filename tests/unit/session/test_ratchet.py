@@ -297,8 +297,37 @@ def test_skipped_keys_expire_after_max_skipped_age_steps(he: bool) -> None:
         steps += 1
         assert steps <= 3
     assert steps == 3  # kept for age 1 and 2, deleted when 3 steps old
-    with pytest.raises((ReplayError, DecryptError)):
+    with pytest.raises(DecryptError):  # docs/PROTOCOL.md section 4: the chain is forgotten
         recv(bob, late)
+
+
+@both_modes
+def test_a_replay_is_a_replay_error_while_its_chain_is_known_then_a_decrypt_error(
+    he: bool,
+) -> None:
+    """docs/PROTOCOL.md section 4: retired chain ids are kept exactly as long as skipped
+    keys (``max_skipped_age`` receiving DH steps); a used key of a known chain is a
+    ReplayError, of a forgotten chain a DecryptError. A skipped key opens until then."""
+    params = RatchetParams(max_skipped_age=5, header_encryption=he)
+    alice, bob = make_pair(params=params)
+    alice, used = send(alice, b"used")
+    alice, skipped = send(alice, b"skipped until step 5")
+    alice, third = send(alice, b"third")
+    bob, _ = recv(bob, used)
+    bob, _ = recv(bob, third)
+    for step in range(1, 7):
+        bob, r = send(bob, b"r")
+        alice, _ = recv(alice, r)
+        alice, m = send(alice, b"m")
+        bob, _ = recv(bob, m)
+        if step <= 5:
+            with pytest.raises(ReplayError):
+                recv(bob, used)
+            assert recv(bob, skipped)[1] == b"skipped until step 5"  # state not kept
+        else:
+            for message in (used, skipped):
+                with pytest.raises(DecryptError):
+                    recv(bob, message)
 
 
 @both_modes

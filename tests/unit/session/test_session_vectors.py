@@ -12,11 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from gateway.config.schema import PaddingMode
 from gateway.session.handshake import HandshakeResult, InitiatorHandshake, ResponderHandshake
+from gateway.session.offer import Offer, stronger
 from gateway.session.ratchet import RatchetParams
 from gateway.session.session import DataReceived, Session, SessionOptions
 
 VECTORS = Path(__file__).parents[2] / "vectors"
-LEVELS = ["standard", "paranoid"]
+LEVELS = ["standard", "paranoid", "mixed"]
 
 
 class ListRng:
@@ -56,14 +57,14 @@ def _handshake(v: dict[str, Any]) -> tuple[HandshakeResult, HandshakeResult]:
         X25519PrivateKey.from_private_bytes(keys["alice_static"]),
         bob_static.public_key().public_bytes_raw(),
         v["onion"],
-        v["post_quantum"],
+        Offer.decode(v["offer_initiator"]),
         rng=rng_i,
     )
     responder = ResponderHandshake(
         Ed25519PrivateKey.from_private_bytes(keys["bob_identity"]),
         bob_static,
         v["onion"],
-        v["post_quantum"],
+        Offer.decode(v["offer_responder"]),
         rng=rng_r,
         encapsulate=encapsulate,
     )
@@ -88,6 +89,13 @@ def test_handshake_transcript(level: str) -> None:
         assert result.shared_nhkb.hex() == hs["shared_nhkb"]
         assert result.ratchet_public.hex() == hs["ratchet_public"]
     assert bool(hs["mlkem_encapsulations"]) == v["post_quantum"]
+    agreed = stronger(Offer.decode(v["offer_initiator"]), Offer.decode(v["offer_responder"]))
+    assert a.session_offer == b.session_offer == agreed
+    assert (agreed.padding_mode.value, agreed.header_encryption, agreed.post_quantum) == (
+        v["padding_mode"],
+        v["header_encryption"],
+        v["post_quantum"],
+    )
 
 
 def _ignore(_blob: bytes, _records: list[bytes]) -> None:
