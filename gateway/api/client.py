@@ -26,6 +26,29 @@ def call(
     return asyncio.run(_request(info.api, token, method, path, body, timeout))
 
 
+def endpoint_and_token(cfg: GatewayConfig) -> tuple[str, str]:
+    """The running node's API endpoint (``http://127.0.0.1:PORT`` or ``unix:PATH``) and token."""
+    paths = StatePaths(cfg.node.state_dir)
+    info = read_runtime(paths)
+    if not info.api:
+        raise StateError("the running node has no local API endpoint")
+    return info.api, load_api_token(paths)
+
+
+async def request(
+    endpoint: str, token: str, method: str, path: str, body: Any = None, timeout: float = 30.0
+) -> Any:
+    """One API request from async code (an MCP server, say); ApiError with the API's code."""
+    return await _request(endpoint, token, method, path, body, timeout)
+
+
+def connect(endpoint: str) -> tuple[aiohttp.BaseConnector, str]:
+    """A connector for ``endpoint`` and the base URL to put before paths."""
+    if endpoint.startswith("unix:"):
+        return aiohttp.UnixConnector(path=endpoint[len("unix:") :]), "http://localhost"
+    return aiohttp.TCPConnector(), endpoint
+
+
 def node_running(cfg: GatewayConfig) -> bool:
     """Whether a node runs with ``cfg``'s state directory (so commands go through its API)."""
     try:
@@ -60,11 +83,7 @@ async def _once(
     endpoint: str, token: str, method: str, path: str, body: Any, timeout: float
 ) -> tuple[int, Any, float]:
     """(status, decoded JSON, Retry-After seconds) of one request."""
-    if endpoint.startswith("unix:"):
-        connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=endpoint[len("unix:") :])
-        base = "http://localhost"
-    else:
-        connector, base = aiohttp.TCPConnector(), endpoint
+    connector, base = connect(endpoint)
     headers = {"Authorization": f"Bearer {token}"}
     limit = aiohttp.ClientTimeout(timeout)
     try:

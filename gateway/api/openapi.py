@@ -334,6 +334,7 @@ def _memory_paths() -> dict[str, Schema]:
 
 def _round_paths() -> dict[str, Schema]:
     prefix = "/api/v1/rounds"
+    round_id = _path("id", STRING, "the round id or a unique prefix")
     return {
         prefix: {
             "get": _op(
@@ -357,7 +358,29 @@ def _round_paths() -> dict[str, Schema]:
                 "One round's view",
                 {"200": _json(ref("RoundView"))},
                 tag="rounds",
-                params=[_path("id", STRING, "the round id or a unique prefix")],
+                params=[round_id],
+            ),
+            "delete": _op(
+                "cancelRound",
+                "End a running round this node asked (no result; 409 if it is not running)",
+                {"200": _json(ref("RoundView"), "the cancelled round")},
+                tag="rounds",
+                params=[round_id],
+            ),
+        },
+        prefix + "/{id}/follow": {
+            "get": _op(
+                "followRound",
+                "The round's view now and at every change, one JSON object per line "
+                "(application/x-ndjson), until the round is over",
+                {
+                    "200": {
+                        "description": "a stream of RoundView objects, one per line",
+                        "content": {"application/x-ndjson": {"schema": ref("RoundView")}},
+                    }
+                },
+                tag="rounds",
+                params=[round_id],
             )
         },
     }
@@ -386,6 +409,44 @@ def _event_paths() -> dict[str, Schema]:
     return {"/api/v1/events": {"get": op}}
 
 
+def _openai_paths() -> dict[str, Schema]:
+    stream = {
+        "description": "with stream: chat.completion.chunk events (text/event-stream), "
+        "stage progress in delta.reasoning_content and in the `gateway` field, then the "
+        "answer, then data: [DONE]",
+        "content": {JSON: {"schema": ref("ChatCompletion")}, "text/event-stream": {}},
+    }
+    return {
+        "/v1/models": {
+            "get": _op(
+                "listModels",
+                "OpenAI-compatible: the one model, council",
+                {"200": _json(ref("ModelList"))},
+                tag="openai",
+            )
+        },
+        "/v1/models/{model}": {
+            "get": _op(
+                "getModel",
+                "OpenAI-compatible: one model (404 unless council)",
+                {"200": _json(ref("Model"))},
+                tag="openai",
+                params=[_path("model", STRING, "the model id: council")],
+            )
+        },
+        "/v1/chat/completions": {
+            "post": _op(
+                "chatCompletion",
+                "OpenAI-compatible: a convergence round on the last user message; the "
+                "synthesis as the answer (errors in OpenAI's shape)",
+                {"200": stream},
+                tag="openai",
+                body=ref("ChatRequest"),
+            )
+        },
+    }
+
+
 def build() -> dict[str, Any]:
     """The document, built afresh."""
     paths = {
@@ -395,6 +456,7 @@ def build() -> dict[str, Any]:
         **_round_paths(),
         **_event_paths(),
         **_dashboard_paths(),
+        **_openai_paths(),
     }
     return {
         "openapi": "3.1.0",

@@ -38,7 +38,14 @@ def ref(name: str) -> Schema:
 ANY_OBJECT: Schema = {"type": "object"}
 COUNTS: Schema = {"type": "object", "additionalProperties": INT}
 
-ERROR = obj({"error": obj({"code": STRING, "message": STRING})})
+ERROR = obj(
+    {
+        "error": obj(
+            {"code": STRING, "message": STRING, "type": STRING, "param": nullable(STRING)},
+            optional=("type", "param"),  # the OpenAI-compatible routes add these
+        )
+    }
+)
 
 BOOTSTRAP = obj(
     {
@@ -221,8 +228,46 @@ EVENT = obj(
     }
 )
 
+MODEL = obj({"id": STRING, "object": STRING, "created": INT, "owned_by": STRING})
+MODEL_LIST = obj({"object": STRING, "data": array(ref("Model"))})
+CHAT_MESSAGE = obj(
+    {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+        "content": {"anyOf": [STRING, array(ANY_OBJECT), {"type": "null"}]},
+    },
+    optional=("content",),
+    more=True,
+)
+CHAT_REQUEST = obj(
+    {
+        "model": STRING,
+        "messages": array(CHAT_MESSAGE),
+        "stream": BOOL,
+        "n": INT,
+        "participants": array(STRING),
+        "space": STRING,
+        "times": ANY_OBJECT,
+    },
+    optional=("stream", "n", "participants", "space", "times"),
+    more=True,  # OpenAI's other fields (temperature, max_tokens, user...) are accepted, unused
+)
+CHAT_COMPLETION = obj(
+    {
+        "id": STRING,
+        "object": STRING,
+        "created": INT,
+        "model": STRING,
+        "choices": array(ANY_OBJECT),
+        "usage": COUNTS,
+    }
+)
+
 SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
+    "Model": MODEL,
+    "ModelList": MODEL_LIST,
+    "ChatRequest": CHAT_REQUEST,
+    "ChatCompletion": CHAT_COMPLETION,
     "Bootstrap": BOOTSTRAP,
     "Status": STATUS,
     "Peer": PEER,

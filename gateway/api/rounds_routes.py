@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +17,7 @@ PREFIX = "/api/v1/rounds"
 STAGES = ("answer", "reveal", "review", "synthesis")
 
 
-def _times(value: object) -> StageTimes | None:
+def times_from(value: object) -> StageTimes | None:
     if value is None:
         return None
     if not isinstance(value, dict) or set(value) - set(STAGES):
@@ -40,6 +41,8 @@ class RoundsRoutes:
         app.router.add_post(PREFIX, self._start)
         app.router.add_get(PREFIX, self._list)
         app.router.add_get(PREFIX + "/{id}", self._show)
+        app.router.add_delete(PREFIX + "/{id}", self._cancel)
+        app.router.add_get(PREFIX + "/{id}/follow", self._follow)
 
     async def _start(self, request: web.Request) -> web.Response:
         try:
@@ -61,7 +64,7 @@ class RoundsRoutes:
         space = data.get("space", "default")
         if not isinstance(space, str):
             return json_error(400, "bad_request", '"space" must be the name of a memory space')
-        rid = self.rounds.ask(data["question"], peers, _times(data.get("times")), space)
+        rid = self.rounds.ask(data["question"], peers, times_from(data.get("times")), space)
         return web.json_response(self.rounds.view(rid), status=201)
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -80,3 +83,27 @@ class RoundsRoutes:
             return json_error(404, "not_found", str(exc))
         view: dict[str, Any] = self.rounds.view(rid)
         return web.json_response(view)
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        try:
+            rid = self.rounds.store.find(request.match_info["id"])
+        except RoundError as exc:
+            return json_error(404, "not_found", str(exc))
+        try:
+            view = self.rounds.cancel(rid)
+        except RoundError as exc:
+            return json_error(409, "conflict", str(exc))
+        return web.json_response(view)
+
+    async def _follow(self, request: web.Request) -> web.StreamResponse:
+        """The round's view as NDJSON: now, then at every change, until it is over."""
+        try:
+            rid = self.rounds.store.find(request.match_info["id"])
+        except RoundError as exc:
+            return json_error(404, "not_found", str(exc))
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        async for view in self.rounds.follow(rid):
+            await response.write(json.dumps(view).encode() + b"\n")
+        await response.write_eof()
+        return response

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.ping_cmd",
     "gateway.cli.peers_cmd",
     "gateway.cli.dashboard_cmd",
+    "gateway.cli.mcp_cmd",
     "gateway.cli.messages_cmd",
     "gateway.cli.memory_cmd",
     "gateway.cli.converge_cmd",

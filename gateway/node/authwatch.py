@@ -10,6 +10,7 @@ the same onion address.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -19,14 +20,21 @@ log = logging.getLogger("gateway.node")
 INTERVAL = 1.0
 
 
-def fingerprint(folders: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
-    """Names, sizes and mtimes of the files in ``folders`` (missing folders are empty)."""
+def fingerprint(folders: tuple[Path, ...]) -> tuple[tuple[str, bytes], ...]:
+    """Names and content digests of the files in ``folders`` (missing folders are empty).
+
+    By content, not mtime: rewriting a file with the same key (a pairing writes again the
+    key its invite already authorized) is no change, and must not restart tor.
+    """
     entries = []
     for folder in folders:
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
-                st = path.stat()
-                entries.append((str(path), st.st_size, st.st_mtime_ns))
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).digest()
+                except OSError:  # removed meanwhile, or not a file
+                    continue
+                entries.append((str(path), digest))
     return tuple(entries)
 
 

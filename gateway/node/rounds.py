@@ -12,11 +12,12 @@ memory sync brings it to every participant.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -98,6 +99,8 @@ class RoundsService:
         self._limited: set[bytes] = set()
         self._rng = random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: followers of a round's view (:meth:`follow`): each gets every changed view
+        self._followers: dict[bytes, set[asyncio.Queue[dict[str, Any]]]] = {}
 
     @property
     def _fault(self) -> ScriptedFault:
@@ -412,6 +415,43 @@ class RoundsService:
             self.store.save(rid, view["role"], view["created"], view)
         except GatewayError as exc:
             log.warning("round %s: could not save its view: %s", rid.hex()[:8], exc)
+        for queue in self._followers.get(rid, ()):
+            queue.put_nowait(copy.deepcopy(view))
+
+    async def follow(self, rid: bytes) -> AsyncGenerator[dict[str, Any], None]:
+        """The round's view now, then each time it changes, until it is no longer running."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._followers.setdefault(rid, set()).add(queue)
+        try:
+            view = copy.deepcopy(self.view(rid))
+            yield view
+            while view.get("status") == "running":
+                view = await queue.get()
+                yield view
+        finally:
+            followers = self._followers.get(rid, set())
+            followers.discard(queue)
+            if not followers:
+                self._followers.pop(rid, None)
+
+    def cancel(self, rid: bytes) -> dict[str, Any]:
+        """End a running round this node asked, on our side: no more stages, no result.
+
+        Participants give up on their own when no more messages come (their deadlines).
+        RoundError if the round is not ours or is over.
+        """
+        asker = self.askers.get(rid)
+        view = self.views.get(rid)
+        if asker is None or view is None or view.get("status") != "running":
+            raise RoundError(f"round {rid.hex()[:16]} is not a running round this node asked")
+        del self.askers[rid]
+        self.views.pop(rid, None)
+        view["status"], view["error"] = "cancelled", "cancelled by the asker"
+        view["stages"].append({"stage": "cancelled", "at": self.clock()})
+        self._finish(rid)
+        self._save(rid, view)
+        self.counters["rounds_cancelled"] += 1
+        return view
 
     def view(self, rid: bytes) -> dict[str, Any]:
         """The live view of a round (or the saved one)."""

@@ -23,6 +23,7 @@ from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
 from gateway.api.events import EventBus, EventFeed, EventRoutes, FeedSources
 from gateway.api.memory_routes import MemoryRoutes
+from gateway.api.openai_compat import OpenAIRoutes
 from gateway.api.ratelimit import RateLimit
 from gateway.api.rounds_routes import RoundsRoutes
 from gateway.api.server import ApiServer, LocalApi, RouteSet
@@ -188,6 +189,7 @@ class NodeServices:
             routes: list[RouteSet] = [
                 MemoryRoutes(memory),
                 RoundsRoutes(rounds, book),
+                OpenAIRoutes(rounds, book),
                 ContactsRoutes(book, paths, keys, key, policy, cfg.node.name),
                 ConfigRoutes(cfg),
                 MetricsRoutes(metrics),

@@ -124,3 +124,97 @@ def test_a_non_contact_cannot_join_or_read_a_round(council: Council) -> None:
     # asking frank by name fails on alice's side: he is not her contact
     with pytest.raises(AssertionError, match="no contact"):
         gateway_cli(n["a"], "converge", QUESTION, "--with", "frank", "--no-wait")
+
+
+def _openai_client(config: Path) -> Any:
+    """The ``openai`` client pointed at the node's local API (its token as the API key)."""
+    import openai
+
+    from gateway.config.loader import load_config
+    from gateway.node.runtime_file import read_runtime
+    from gateway.state.keys import load_api_token
+    from gateway.state.paths import StatePaths
+
+    paths = StatePaths(load_config(config).node.state_dir)
+    endpoint = read_runtime(paths).api
+    assert endpoint.startswith("http://127.0.0.1:")  # loopback only
+    return openai.OpenAI(base_url=endpoint + "/v1", api_key=load_api_token(paths), timeout=240)
+
+
+OPENAI_TIMES = {"answer": 20, "reveal": 10, "review": 20, "synthesis": 20}
+
+
+def test_the_openai_client_gets_the_council_as_a_model(council: Council) -> None:
+    """Any OpenAI client pointed at the node gets a real round over Tor as the model
+    ``council``: the answer is the round's synthesis, streamed with its stages or not."""
+    import openai
+
+    client = _openai_client(council.nodes["a"])
+    assert [m.id for m in client.models.list().data] == ["council"]
+    reply = client.chat.completions.create(
+        model="council",
+        messages=[{"role": "user", "content": QUESTION}],
+        extra_body={"participants": ["bob"], "times": OPENAI_TIMES},
+    )
+    rounds = api(council.nodes["a"], "GET", "/api/v1/rounds")["rounds"]
+    view = api(council.nodes["a"], "GET", f"/api/v1/rounds/{rounds[0]['round_id']}")
+    assert reply.id == f"chatcmpl-{view['round_id']}" and view["status"] == "ok"
+    assert reply.choices[0].message.content == view["result"]["text"]
+    assert "42" in view["result"]["text"]
+    authors = {r["author"]["name"] for r in view["result"]["ranked"] if r["author"]}
+    assert "bob" in authors
+
+    stream = client.chat.completions.create(
+        model="council",
+        messages=[{"role": "user", "content": QUESTION}],
+        stream=True,
+        extra_body={"participants": ["bob"], "times": OPENAI_TIMES},
+    )
+    chunks = list(stream)
+    stages = [c.model_extra["gateway"]["stage"] for c in chunks if c.model_extra.get("gateway")]
+    assert stages[0] == "commit" and {"reveal", "synthesis"} <= set(stages)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "42" in text and chunks[-1].choices[0].finish_reason == "stop"
+
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+    stranger = openai.OpenAI(base_url=str(client.base_url), api_key="not-the-token", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        stranger.models.list()
+
+
+async def test_an_mcp_client_uses_memory_and_the_council_over_stdio(council: Council) -> None:
+    """``gateway mcp`` as Claude Desktop starts it (a subprocess on stdio), driven by the
+    ``mcp`` SDK's client: memory in and out, and a real round over Tor with progress."""
+    import sys
+
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "gateway", "--config", str(council.nodes["a"]), "mcp"],
+    )
+    progress: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(done)
+
+    async with Client(params, read_timeout_seconds=300) as client:
+        put = await client.call_tool(
+            "memory_put", {"text": "the kingfisher came back to the weir", "space": "council"}
+        )
+        assert not put.is_error, put.content
+        found = await client.call_tool("memory_search", {"query": "kingfisher"})
+        assert "weir" in found.content[0].text
+        result = await client.call_tool(
+            "council_ask",
+            {"question": QUESTION, "participants": ["bob"], "times": OPENAI_TIMES},
+            progress_callback=on_progress,
+        )
+        assert not result.is_error, result.content
+        summary = result.structured_content or json.loads(result.content[0].text)
+        assert "42" in summary["synthesis"] and summary["round_id"]
+        assert "bob" in {r["author"] for r in summary["ranked"]}
+        bad = await client.call_tool("memory_get", {"id": "0123456789abcdef"})
+        assert bad.is_error and "not_found" in bad.content[0].text
+    assert progress and progress[-1] == 4 and progress == sorted(progress)

@@ -16,6 +16,7 @@ from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
 from gateway.api.events import EventBus, EventFeed, EventRoutes, FeedSources
 from gateway.api.memory_routes import MemoryRoutes
+from gateway.api.openai_compat import OpenAIRoutes
 from gateway.api.ratelimit import RateLimit
 from gateway.api.rounds_routes import RoundsRoutes
 from gateway.api.server import LocalApi, mark_public
@@ -87,6 +88,7 @@ def build(
     routes += [
         MemoryRoutes(services.memory),
         RoundsRoutes(services.rounds, services.book),
+        OpenAIRoutes(services.rounds, services.book),
         ContactsRoutes(
             services.book,
             paths,

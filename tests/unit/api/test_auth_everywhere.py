@@ -13,7 +13,7 @@ from gateway.api.events import PATH as EVENTS
 from gateway.api.events import PROTOCOL
 from tests.unit.api.nodeapp import NodeApp
 
-SAMPLE = {"id": "ab" * 32, "contact": "nobody", "name": "app.js"}
+SAMPLE = {"id": "ab" * 32, "contact": "nobody", "name": "app.js", "model": "council"}
 
 
 def protected_routes(node: NodeApp) -> list[tuple[str, str]]:
@@ -32,6 +32,7 @@ def test_the_walk_covers_every_subsystem(node: NodeApp) -> None:
     for expected in ("/api/v1/status", "/api/v1/contacts", "/api/v1/invites", "/api/v1/config"):
         assert expected in paths
     assert {"/api/v1/memory", "/api/v1/rounds", "/metrics", EVENTS} <= paths
+    assert {"/v1/models", "/v1/chat/completions"} <= paths  # the OpenAI-compatible endpoint
     assert len(protected_routes(node)) >= 24
 
 
