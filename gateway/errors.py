@@ -271,10 +271,19 @@ class AdapterOutputError(AdapterError):
 
 
 class AdapterHTTPError(AdapterError):
-    """An AI endpoint answered with an HTTP error status (``status``)."""
+    """An AI endpoint answered with an HTTP error status (``status``; ``retry_after``: the
+    seconds its Retry-After header asked for, if any)."""
 
-    def __init__(self, message: str, *, status: int, adapter: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        adapter: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after
         super().__init__(message, adapter=adapter)
 
 

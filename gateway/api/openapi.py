@@ -12,11 +12,13 @@ import sys
 from typing import Any
 
 from gateway.api.openapi_schemas import (
+    ANY_OBJECT,
     HEX64,
     SCHEMAS,
     STRING,
     Schema,
     array,
+    nullable,
     obj,
     ref,
 )
@@ -409,6 +411,32 @@ def _event_paths() -> dict[str, Schema]:
     return {"/api/v1/events": {"get": op}}
 
 
+def _graphql_paths() -> dict[str, Schema]:
+    answer = {
+        "200": _json(
+            obj(
+                {"data": nullable(ANY_OBJECT), "errors": array(ANY_OBJECT)},
+                optional=("data", "errors"),
+                more=True,
+            ),
+            "GraphQL's answer: data and/or errors",
+        )
+    }
+    body = obj({"query": STRING, "variables": ANY_OBJECT, "operationName": STRING},
+               optional=("variables", "operationName"))  # fmt: skip
+    summary = (
+        "Read-only GraphQL over contacts, memory (with search) and rounds; no mutations "
+        "(schema: POST {__schema {types {name}}})"
+    )
+    return {
+        "/graphql": {
+            "get": _op("graphqlGet", summary, answer, tag="graphql",
+                       params=[_query("query", STRING, "the GraphQL query", required=True)]),
+            "post": _op("graphqlPost", summary, answer, tag="graphql", body=body),
+        }
+    }  # fmt: skip
+
+
 def _openai_paths() -> dict[str, Schema]:
     stream = {
         "description": "with stream: chat.completion.chunk events (text/event-stream), "
@@ -457,6 +485,7 @@ def build() -> dict[str, Any]:
         **_event_paths(),
         **_dashboard_paths(),
         **_openai_paths(),
+        **_graphql_paths(),
     }
     return {
         "openapi": "3.1.0",

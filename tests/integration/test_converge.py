@@ -182,6 +182,15 @@ def test_the_openai_client_gets_the_council_as_a_model(council: Council) -> None
     with pytest.raises(openai.AuthenticationError):
         stranger.models.list()
 
+    # the same rounds and their results, read through GraphQL
+    query = ("{ rounds(limit: 5) { id status synthesis ranked { author answer } } "
+             "memory(limit: 5) { id topic body } }")  # fmt: skip
+    data = api(council.nodes["a"], "POST", "/graphql", {"query": query})["data"]
+    shown = {r["id"]: r for r in data["rounds"]}
+    assert shown[view["round_id"]]["synthesis"] == view["result"]["text"]
+    assert "bob" in {a["author"] for a in shown[view["round_id"]]["ranked"]}
+    assert view["memory_entry"] in {e["id"] for e in data["memory"]}
+
 
 async def test_an_mcp_client_uses_memory_and_the_council_over_stdio(council: Council) -> None:
     """``gateway mcp`` as Claude Desktop starts it (a subprocess on stdio), driven by the
@@ -218,3 +227,60 @@ async def test_an_mcp_client_uses_memory_and_the_council_over_stdio(council: Cou
         bad = await client.call_tool("memory_get", {"id": "0123456789abcdef"})
         assert bad.is_error and "not_found" in bad.content[0].text
     assert progress and progress[-1] == 4 and progress == sorted(progress)
+
+
+def test_a_participant_answers_through_the_anthropic_adapter(
+    council: Council, tmp_path_factory: pytest.TempPathFactory, testnet: TestNetwork
+) -> None:
+    """A node whose AI is ``kind: anthropic`` (pointed at a server on 127.0.0.1 that speaks
+    the Messages API) takes part in a real round over Tor: the server gets the API's request
+    with the key from the node's environment, and the node's answer is the server's text."""
+    import os
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+    text = "ANSWER: 42 (from the Messages API on loopback)"
+
+    class Messages(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, dict(self.headers), body))
+            reply = json.dumps({"type": "message", "role": "assistant",
+                                "content": [{"type": "text", "text": text}],
+                                "stop_reason": "end_turn"}).encode()  # fmt: skip
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Messages)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    folder = tmp_path_factory.mktemp("anthropic")
+    config = memory_node(folder, testnet, "g")
+    data = yaml.safe_load(config.read_text())
+    data["ai"] = {"adapters": [{"name": "claude", "kind": "anthropic", "model": "claude-test",
+                                "base_url": f"http://127.0.0.1:{http.server_port}",
+                                "api_key_env": "GW_TEST_ANTHROPIC_KEY", "timeout": 10}],
+                  "default": "claude"}  # fmt: skip
+    data["memory"]["spaces"]["council"] = ["alice"]
+    config.write_text(yaml.safe_dump(data))
+    os.environ["GW_TEST_ANTHROPIC_KEY"] = "sk-ant-test"  # the node's process inherits it
+    try:
+        start(config, council.started)
+        pair_as(council.nodes["a"], config, "grace", "alice")
+        view, _ = converge(council.nodes["a"], "--with", "grace")
+    finally:
+        os.environ.pop("GW_TEST_ANTHROPIC_KEY", None)
+        http.shutdown()
+    assert seen, "the Anthropic adapter never called the server"
+    path, headers, body = seen[0]
+    assert path == "/v1/messages" and headers["x-api-key"] == "sk-ant-test"
+    assert headers["anthropic-version"] == "2023-06-01" and body["model"] == "claude-test"
+    assert body["messages"][0]["role"] == "user" and body["max_tokens"] == 1024
+    answers = {r["author"]["name"]: r["answer"] for r in view["result"]["ranked"] if r["author"]}
+    assert answers.get("grace") == text, view["result"]

@@ -25,6 +25,9 @@ MAX_OUTPUT_LIMIT = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class OpenAIAdapterConfig:
+    """An HTTP API adapter: ``provider`` is openai (any OpenAI-compatible endpoint: OpenAI,
+    Ollama, llama.cpp, vLLM...), anthropic (the Messages API) or gemini."""
+
     name: str
     base_url: str
     model: str
@@ -34,6 +37,9 @@ class OpenAIAdapterConfig:
     max_tokens: int | None = None
     timeout: float = DEFAULT_TIMEOUT
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    provider: str = "openai"
+    retries: int = 0
+    retry_base: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -164,15 +170,24 @@ def _limits(r: _Reader, default_timeout: float) -> tuple[float, int]:
     )
 
 
-def _openai(r: _Reader, name: str) -> OpenAIAdapterConfig:
+#: provider -> (default base_url, default api_key_env, default retries)
+PROVIDERS: dict[str, tuple[str | None, str | None, int]] = {
+    "openai": (None, None, 0),
+    "anthropic": ("https://api.anthropic.com", "ANTHROPIC_API_KEY", 2),
+    "gemini": ("https://generativelanguage.googleapis.com", "GEMINI_API_KEY", 2),
+}
+
+
+def _http_api(r: _Reader, name: str, provider: str) -> OpenAIAdapterConfig:
     r.only(
         "name", "kind", "base_url", "model", "api_key_env", "system_prompt",
-        "temperature", "max_tokens", "timeout", "max_output_bytes",
+        "temperature", "max_tokens", "timeout", "max_output_bytes", "retries", "retry_base",
     )  # fmt: skip
-    base_url = r.string("base_url", required=True)
+    default_url, default_env, default_retries = PROVIDERS[provider]
+    base_url = r.string("base_url", default_url, required=default_url is None)
     if not re.match(r"^https?://[^/\s]+", base_url):
         r.fail("base_url", "an http:// or https:// URL", base_url)
-    env = r.opt_string("api_key_env")
+    env = r.opt_string("api_key_env") or default_env
     if env is not None and not _ENV_RE.match(env):
         r.fail("api_key_env", "an environment variable name", env)
     temperature = None if r.raw("temperature") is None else r.number("temperature", 0, 0, 2)
@@ -180,8 +195,21 @@ def _openai(r: _Reader, name: str) -> OpenAIAdapterConfig:
     timeout, max_out = _limits(r, DEFAULT_TIMEOUT)
     return OpenAIAdapterConfig(
         name, base_url, r.string("model", required=True), env,
-        r.opt_string("system_prompt"), temperature, max_tokens, timeout, max_out,
+        r.opt_string("system_prompt"), temperature, max_tokens, timeout, max_out, provider,
+        r.integer("retries", default_retries, 0, 10), r.number("retry_base", 1.0, 0.0, 60.0),
     )  # fmt: skip
+
+
+def _openai(r: _Reader, name: str) -> OpenAIAdapterConfig:
+    return _http_api(r, name, "openai")
+
+
+def _anthropic(r: _Reader, name: str) -> OpenAIAdapterConfig:
+    return _http_api(r, name, "anthropic")
+
+
+def _gemini(r: _Reader, name: str) -> OpenAIAdapterConfig:
+    return _http_api(r, name, "gemini")
 
 
 def _command(r: _Reader, name: str) -> CommandAdapterConfig:
@@ -220,6 +248,8 @@ def _scripted(r: _Reader, name: str) -> ScriptedAdapterConfig:
 
 _KINDS: dict[str, Callable[[_Reader, str], AdapterConfig]] = {
     "openai": _openai,
+    "anthropic": _anthropic,
+    "gemini": _gemini,
     "command": _command,
     "scripted": _scripted,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from gateway.converge.adapters.anthropic import AnthropicAdapter
 from gateway.converge.adapters.base import Adapter
 from gateway.converge.adapters.command import CommandAdapter
 from gateway.converge.adapters.config import (
@@ -11,6 +12,7 @@ from gateway.converge.adapters.config import (
     CommandAdapterConfig,
     OpenAIAdapterConfig,
 )
+from gateway.converge.adapters.gemini import GeminiAdapter
 from gateway.converge.adapters.openai import OpenAIAdapter
 from gateway.converge.adapters.scripted import ScriptedAdapter
 
@@ -23,7 +25,10 @@ def build_adapter(
 ) -> Adapter:
     """The adapter for ``cfg``; ``socks_proxy`` (tor's SOCKS URL) is used for non-loopback hosts."""
     if isinstance(cfg, OpenAIAdapterConfig):
-        return OpenAIAdapter(
+        kind = {"anthropic": AnthropicAdapter, "gemini": GeminiAdapter}.get(
+            cfg.provider, OpenAIAdapter
+        )
+        return kind(
             cfg.name,
             base_url=cfg.base_url,
             model=cfg.model,
@@ -35,6 +40,8 @@ def build_adapter(
             timeout=cfg.timeout,
             max_output_bytes=cfg.max_output_bytes,
             environ=environ,
+            retries=cfg.retries,
+            retry_base=cfg.retry_base,
         )
     if isinstance(cfg, CommandAdapterConfig):
         return CommandAdapter(

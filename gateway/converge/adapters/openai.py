@@ -10,6 +10,7 @@ machine) and compressed bodies are refused (the size limit counts wire bytes).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import os
@@ -22,6 +23,7 @@ import aiohttp
 from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 
 from gateway.converge.adapters.base import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT, Adapter
+from gateway.converge.adapters.retry import Retrying, retry_after_seconds
 from gateway.errors import AdapterError, AdapterHTTPError, AdapterOutputError
 
 #: a response body larger than this many times the output limit (plus slack) is refused
@@ -32,6 +34,11 @@ _CHUNK = 16 * 1024
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
 #: what an API key may hold: visible ASCII (it goes into an HTTP header)
 _KEY_RE = re.compile(r"^[\x21-\x7e]+$")
+BASE_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+    "Accept-Encoding": "identity",
+}
 
 
 def is_loopback(host: str) -> bool:
@@ -56,7 +63,15 @@ def _printable(raw: bytes) -> str:
 
 
 class OpenAIAdapter(Adapter):
-    """Chat completions with ``stream: false`` over aiohttp."""
+    """Chat completions with ``stream: false`` over aiohttp.
+
+    Subclasses speak other providers' APIs (:mod:`.anthropic`, :mod:`.gemini`) by
+    overriding :meth:`endpoint`, :meth:`request_body`, :meth:`headers` and :meth:`text_of`;
+    the transport (tor for remote hosts, bounded bodies, retries) is shared.
+    """
+
+    #: the API's name in error messages
+    provider = "OpenAI-compatible API"
 
     def __init__(
         self,
@@ -72,12 +87,16 @@ class OpenAIAdapter(Adapter):
         timeout: float = DEFAULT_TIMEOUT,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         environ: Mapping[str, str] | None = None,
+        retries: int = 0,
+        retry_base: float = 1.0,
     ) -> None:
         super().__init__(name, timeout=timeout, max_output_bytes=max_output_bytes)
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise AdapterError(f"base_url must be an http(s) URL, got {base_url!r}", adapter=name)
-        self.url = completions_url(base_url)
+        self.model = model
+        self.url = self.endpoint(base_url)
+        self.retrying = Retrying(retries, retry_base)
         self.loopback = is_loopback(parts.hostname)
         if not self.loopback and socks_proxy is None:
             raise AdapterError(
@@ -86,13 +105,34 @@ class OpenAIAdapter(Adapter):
                 adapter=name,
             )
         self.socks_proxy = None if self.loopback else socks_proxy
-        self.model = model
         self.api_key_env = api_key_env
         self.system_prompt = system_prompt
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.max_body_bytes = max_output_bytes * BODY_FACTOR + BODY_SLACK
         self._environ = environ if environ is not None else os.environ
+
+    def endpoint(self, base_url: str) -> str:
+        """The URL requests go to."""
+        return completions_url(base_url)
+
+    def api_key(self) -> str | None:
+        """The API key from the named environment variable (None when none is named)."""
+        if not self.api_key_env:
+            return None
+        key = self._environ.get(self.api_key_env, "").strip()
+        if not key:
+            raise AdapterError(
+                f"environment variable {self.api_key_env} (the API key) is not set",
+                adapter=self.name,
+            )
+        if not _KEY_RE.match(key):
+            raise AdapterError(
+                f"environment variable {self.api_key_env} holds characters an API key "
+                "cannot have (spaces, control characters or non-ASCII)",
+                adapter=self.name,
+            )
+        return key
 
     def request_body(self, prompt: str) -> dict[str, Any]:
         """The JSON body sent for ``prompt``."""
@@ -108,24 +148,9 @@ class OpenAIAdapter(Adapter):
 
     def headers(self) -> dict[str, str]:
         """Request headers, with the bearer token from the named environment variable."""
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "Accept-Encoding": "identity",
-        }
-        if self.api_key_env:
-            key = self._environ.get(self.api_key_env, "").strip()
-            if not key:
-                raise AdapterError(
-                    f"environment variable {self.api_key_env} (the API key) is not set",
-                    adapter=self.name,
-                )
-            if not _KEY_RE.match(key):
-                raise AdapterError(
-                    f"environment variable {self.api_key_env} holds characters an API key "
-                    "cannot have (spaces, control characters or non-ASCII)",
-                    adapter=self.name,
-                )
+        headers = dict(BASE_HEADERS)
+        key = self.api_key()
+        if key is not None:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
@@ -141,21 +166,41 @@ class OpenAIAdapter(Adapter):
     async def _complete(self, prompt: str) -> str:
         headers = self.headers()
         body = self.request_body(prompt)
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(body, headers)
+            except AdapterError as exc:
+                delay = self.retrying.delay(attempt, exc)
+                if delay is None:
+                    raise
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> str:
+        """One request; an AdapterError (retryable or not) when it gives no answer."""
         try:
-            status, raw = await self._post(body, headers)
+            status, raw, retry_after = await self._post(body, headers)
         except (aiohttp.ClientError, OSError) as exc:
             raise AdapterError(
-                f"request failed: {type(exc).__name__}: {exc}", adapter=self.name
+                f"{self.provider}: request failed: {type(exc).__name__}: {exc}", adapter=self.name
             ) from exc
         except (ProxyError, ProxyConnectionError, ProxyTimeoutError) as exc:
             raise AdapterError(f"SOCKS proxy: {exc}", adapter=self.name) from exc
         if status != 200:
             tail = _printable(raw[-_ERROR_TAIL:])
-            raise AdapterHTTPError(f"HTTP {status}: {tail}", status=status, adapter=self.name)
+            raise AdapterHTTPError(
+                f"{self.provider} refused: HTTP {status}: {tail}",
+                status=status,
+                adapter=self.name,
+                retry_after=retry_after,
+            )
         return self._content(raw)
 
-    async def _post(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, bytes]:
-        """POST ``body``; the status and the (bounded) response body."""
+    async def _post(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes, float | None]:
+        """POST ``body``; the status, the (bounded) response body and its Retry-After."""
         async with (
             aiohttp.ClientSession(
                 connector=self._connector(),
@@ -175,7 +220,8 @@ class OpenAIAdapter(Adapter):
                 raise AdapterOutputError(
                     f"response body is over {self.max_body_bytes} bytes", adapter=self.name
                 )
-            return resp.status, await self._read_body(resp)
+            retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
+            return resp.status, await self._read_body(resp), retry_after
 
     async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
         chunks: list[bytes] = []
@@ -196,6 +242,12 @@ class OpenAIAdapter(Adapter):
             raise AdapterOutputError(
                 f"response is not JSON: {str(exc)[:200] or type(exc).__name__}", adapter=self.name
             ) from exc
+        content = self.text_of(doc)
+        self.check_size(len(content.encode("utf-8", "replace")))
+        return content
+
+    def text_of(self, doc: Any) -> str:
+        """The answer in a decoded response (AdapterOutputError if it has none)."""
         try:
             content = doc["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:
@@ -204,5 +256,4 @@ class OpenAIAdapter(Adapter):
             ) from exc
         if not isinstance(content, str):
             raise AdapterOutputError("message content is not a string", adapter=self.name)
-        self.check_size(len(content.encode("utf-8", "replace")))
         return content
