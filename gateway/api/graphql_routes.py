@@ -24,7 +24,7 @@ from gateway.api.replies import json_error, read_json
 from gateway.contacts.book import Contact as BookContact
 from gateway.contacts.book import ContactBook
 from gateway.errors import GatewayError, RoundError, StoreError
-from gateway.node.memops import MemoryService
+from gateway.node.memops import MAX_LIST, MemoryService
 from gateway.node.rounds import RoundsService
 
 PATH = "/graphql"
@@ -33,6 +33,8 @@ MAX_ALIASES = 20
 #: bounds introspection queries too (the depth limit does not count ``__schema`` fields)
 MAX_TOKENS = 2000
 MAX_LIMIT = 500
+#: a ``topic``/``tags`` filter looks at this many of the newest (or best matching) entries
+MAX_SCAN = MAX_LIST
 
 
 @dataclass(frozen=True)
@@ -160,14 +162,25 @@ def _contact(info: strawberry.Info, name: str) -> Contact | None:
 
 
 def _memory(
-    info: strawberry.Info, search: str | None = None, space: str | None = None, limit: int = 20
+    info: strawberry.Info,
+    search: str | None = None,
+    space: str | None = None,
+    topic: str | None = None,
+    tags: list[str] | None = None,
+    limit: int = 20,
 ) -> list[Entry]:
     memory = _services(info).memory
+    wanted = _limit(limit)
+    filtered = topic is not None or bool(tags)
+    window = MAX_SCAN if filtered else wanted
     if search is not None and search.strip():
-        found = memory.search(search, space=space, limit=_limit(limit))
+        found = memory.search(search, space=space, limit=window)
     else:
-        found = memory.recent(space=space, limit=_limit(limit))
-    return [Entry.of(e) for e in found]
+        found = memory.recent(space=space, limit=window)
+    if filtered:
+        need = set(tags or ())
+        found = [e for e in found if topic in (None, e.topic) and need <= set(e.tags)]
+    return [Entry.of(e) for e in found[:wanted]]
 
 
 def _entry(info: strawberry.Info, id: str) -> Entry | None:
@@ -200,7 +213,11 @@ class Query:
         resolver=_contact, description="One contact by nickname, id or a unique 8+ digit prefix"
     )
     memory: list[Entry] = strawberry.field(
-        resolver=_memory, description="Memory entries: the newest, or those matching `search`"
+        resolver=_memory,
+        description=(
+            "Memory entries: the newest, or those matching `search`; `topic` (exact) and "
+            f"`tags` (all of them) filter the newest (or best) {MAX_SCAN}"
+        ),
     )
     entry: Entry | None = strawberry.field(
         resolver=_entry, description="One memory entry by id (or a unique prefix of 8+ digits)"

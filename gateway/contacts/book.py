@@ -89,8 +89,21 @@ CREATE TABLE peer_offers (
 );
 """,
 )
+#: client-auth keys authorized ahead of invites (:meth:`ContactBook.fill_auth_pool`)
+SCHEMA_V3 = Migration(
+    "contacts",
+    3,
+    """
+CREATE TABLE auth_pool (
+    public BLOB PRIMARY KEY CHECK (length(public) = 32),
+    private BLOB NOT NULL CHECK (length(private) = 32),
+    created INTEGER NOT NULL
+);
+""",
+)
 register_migration(SCHEMA_V1)
 register_migration(SCHEMA_V2)
+register_migration(SCHEMA_V3)
 
 _SELECT_CONTACTS = (
     "SELECT identity, static_key, onion_address, nickname, state, added_at, last_seen,"
@@ -178,7 +191,7 @@ class ContactBook:
     def __init__(self, conn: sqlite3.Connection, own_identity: bytes) -> None:
         self._db = conn
         self._own = own_identity
-        apply_migrations(conn, [SCHEMA_V1, SCHEMA_V2])
+        apply_migrations(conn, [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3])
 
     @classmethod
     def open(cls, path: Path, own_identity: bytes) -> ContactBook:
@@ -212,13 +225,15 @@ class ContactBook:
     ) -> Invite:
         """A new signed invite valid for ``ttl`` seconds, recorded as pending.
 
-        With ``client_auth`` a fresh client-auth key pair is made: the private
-        half goes into the invite, the public half is kept to authorize.
+        With ``client_auth`` the invite gets a client-auth key pair: the private half
+        goes into the invite, the public half is kept to authorize. The pair is taken
+        from the pool of keys tor already authorizes (:meth:`fill_auth_pool`), so the
+        invite needs no tor restart; a fresh pair is made when the pool is empty.
         """
         if ttl <= 0:
             raise InviteError("malformed", f"an invite must be valid for some time, got {ttl} s")
         label = _check_label(label)
-        auth = ClientAuthKey.generate() if client_auth else None
+        auth = (self._take_pooled() or ClientAuthKey.generate()) if client_auth else None
         invite = new_invite(
             signing_key,
             onion_key,
@@ -236,6 +251,35 @@ class ContactBook:
                 (secret_hash(invite.secret), now, invite.expires, _public(auth), label),
             )
         return invite
+
+    def fill_auth_pool(self, size: int, now: int) -> tuple[bytes, ...]:
+        """Top the pool of pre-authorized client-auth keys up to ``size``; every pooled public key.
+
+        The node writes each as an ``.auth`` file before its tor starts (tor reads
+        authorized clients only then): the next ``size`` invites use these keys and need
+        no restart. Unused pooled keys authorize nobody: only this database holds their
+        private halves.
+        """
+        with transaction(self._db) as db:
+            have = db.execute("SELECT count(*) FROM auth_pool").fetchone()[0]
+            for _ in range(max(0, size - int(have))):
+                key = ClientAuthKey.generate()
+                db.execute(
+                    "INSERT INTO auth_pool (public, private, created) VALUES (?, ?, ?)",
+                    (key.public, key.private, now),
+                )
+            rows = db.execute("SELECT public FROM auth_pool ORDER BY created, public").fetchall()
+        return tuple(r[0] for r in rows)
+
+    def _take_pooled(self) -> ClientAuthKey | None:
+        with transaction(self._db) as db:
+            row = db.execute(
+                "SELECT public, private FROM auth_pool ORDER BY created, public LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM auth_pool WHERE public = ?", (row[0],))
+        return ClientAuthKey(row[1])
 
     def redeem(
         self,
@@ -357,14 +401,15 @@ class ContactBook:
         inviters who are already contacts. The inviter may be of any security level:
         links take the stronger of both sides' session offers; whether the inviter
         requires the post-quantum handshake is remembered (:meth:`peer_offer`) so that
-        the first dial takes it. With ``client_auth`` a key pair is made for them: we
-        authorize the public half and offer the private half on the first link.
+        the first dial takes it. With ``client_auth`` a key pair is made for them (from the
+        pool of pre-authorized keys when it has one): we authorize the public half and offer
+        the private half on the first link.
         """
         invite = decode_invite(invite_text, now)
         if invite.identity_key == self._own:
             raise InviteError("self", "this is this node's own invite")
         name = check_nickname(nickname) if nickname is not None else invite.nickname
-        offer = ClientAuthKey.generate() if client_auth else None
+        offer = (self._take_pooled() or ClientAuthKey.generate()) if client_auth else None
         digest = secret_hash(invite.secret)
         with transaction(self._db) as db:
             used = db.execute("SELECT 1 FROM used_secrets WHERE secret_hash = ?", (digest,))

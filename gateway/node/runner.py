@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -19,7 +20,7 @@ from typing import TextIO, TypeVar
 from gateway.config.schema import GatewayConfig, OnionProvisioning, TorMode
 from gateway.config.torrc import NODE_SERVICE_OPTIONS, TorrcContext
 from gateway.contacts.client_auth import authorized_clients_dir
-from gateway.contacts.local import client_auth_dir
+from gateway.contacts.local import authorize, client_auth_dir
 from gateway.errors import GatewayError
 from gateway.node.app import HttpServer, NodeInfo, RouteInstaller, build_app
 from gateway.node.runtime_file import remove_runtime, this_process, write_runtime
@@ -37,6 +38,9 @@ T = TypeVar("T")
 
 #: control socket file name inside the node's tor data directory
 CONTROL_SOCKET = "control.sock"
+#: client-auth keys authorized ahead of invites at PARANOID: this many invites per run
+#: need no tor restart (tor pads its descriptor's client list to 16 entries anyway)
+AUTH_POOL_SIZE = 16
 
 
 class Stopped(Exception):
@@ -99,6 +103,11 @@ class NodeRunner:
                 (client_auth_dir(paths),), self.services.load_keys, "giving tor the new keys"
             )
             if self.cfg.security.policy.client_auth_required:
+                # keys for the next invites, authorized before tor reads the folder: an
+                # invite takes one and needs no restart (until the pool runs dry)
+                now = int(time.time())
+                for public in self.services.book.fill_auth_pool(AUTH_POOL_SIZE, now):
+                    authorize(paths, public)
                 # who may reach our onion: tor reads it only at start (a reload under
                 # Sandbox 1 makes it exit), so a change restarts tor, same address
                 self.services.watch_client_auth(

@@ -50,6 +50,30 @@ async def test_memory_recent_search_and_one_entry(
     assert data["data"] == {"entry": None}
 
 
+async def test_memory_filters_by_topic_and_tags(
+    client: TestClient[Any, Any], node: NodeApp
+) -> None:
+    heron = await put(client, node, "a heron by the mill", topic="birds", tags=["river", "mill"])
+    await put(client, node, "a kite over the hill", topic="birds", tags=["hill"])
+    await put(client, node, "the mill wheel turns", topic="places", tags=["river", "mill"])
+    text = "query($t: String, $g: [String!]) { memory(topic: $t, tags: $g) { id body } }"
+    status, data = await query(client, node, text, t="birds", g=["mill", "river"])
+    assert status == 200
+    assert data["data"]["memory"] == [{"id": heron, "body": "a heron by the mill"}]
+    status, data = await query(client, node, text, t="birds")
+    assert [e["body"] for e in data["data"]["memory"]] == [
+        "a kite over the hill", "a heron by the mill"]  # fmt: skip
+    status, data = await query(client, node, text, g=["river"])
+    assert {e["body"] for e in data["data"]["memory"]} == {
+        "a heron by the mill", "the mill wheel turns"}  # fmt: skip
+    status, data = await query(
+        client, node, '{ memory(search: "mill", tags: ["river"], limit: 1) { topic } }'
+    )
+    assert len(data["data"]["memory"]) == 1
+    status, data = await query(client, node, '{ memory(topic: "fish") { id } }')
+    assert data["data"]["memory"] == []
+
+
 async def test_contacts_and_rounds_are_empty_on_a_new_node(
     client: TestClient[Any, Any], node: NodeApp
 ) -> None:

@@ -279,7 +279,7 @@ def test_the_book_persists_and_reopening_is_idempotent(tmp_path: Path) -> None:
             assert book.list() == (contact,)
     conn = sqlite3.connect(tmp_path / "me.db")
     assert conn.execute("SELECT version FROM schema_versions WHERE name='contacts'").fetchone() == (
-        2,
+        3,
     )
     conn.close()
 
@@ -291,6 +291,7 @@ def test_a_version_1_book_is_upgraded_and_keeps_its_contacts(tmp_path: Path) -> 
         contact = book.add_contact(other.invite().text, NOW)
     conn = sqlite3.connect(tmp_path / "old.db")  # as a book of version 1 left it
     conn.execute("DROP TABLE peer_offers")
+    conn.execute("DROP TABLE auth_pool")
     conn.execute("UPDATE schema_versions SET version = 1 WHERE name = 'contacts'")
     conn.commit()
     conn.close()
@@ -340,3 +341,21 @@ def test_rename_checks_the_name_and_keeps_names_unique(alice: Node, bob: Node) -
         bob.book.rename(contact.identity, " alice")
     with pytest.raises(ContactError, match="no contact"):
         bob.book.rename(b"\x01" * 32, "x")
+
+
+def test_invites_take_pre_authorized_keys_from_the_pool_then_fresh_ones(alice: Node) -> None:
+    """At PARANOID the node authorizes a pool of keys before its tor starts; an invite takes
+    one (no tor restart), oldest first, and makes a fresh one once the pool is empty."""
+    pooled = alice.book.fill_auth_pool(2, NOW)
+    assert len(pooled) == 2 and alice.book.fill_auth_pool(2, NOW) == pooled  # topped up only
+    first = alice.invite(client_auth=True)
+    second = alice.invite(client_auth=True)
+    third = alice.invite(client_auth=True)
+    publics = [ClientAuthKey(i.client_auth_private).public for i in (first, second, third)]  # type: ignore[arg-type]
+    assert set(publics[:2]) == set(pooled) and publics[2] not in pooled
+    assert alice.book.fill_auth_pool(0, NOW) == ()  # the pool is empty now
+    assert [p.auth_public for p in alice.book.pending_invites()] != [None] * 3
+    refilled = alice.book.fill_auth_pool(3, NOW + 1)
+    assert len(refilled) == 3 and not set(refilled) & set(publics)
+    assert alice.invite().client_auth_private is None  # no client auth: the pool is untouched
+    assert alice.book.fill_auth_pool(0, NOW) == refilled

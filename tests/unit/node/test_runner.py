@@ -25,6 +25,7 @@ from gateway.config.schema import (
     SecurityConfig,
     TorConfig,
 )
+from gateway.contacts.client_auth import ClientAuthKey, auth_file_path, authorized_clients_dir
 from gateway.errors import PublishError, TorDiedError
 from gateway.node import runner as runner_mod
 from gateway.node.runner import NodeRunner
@@ -41,7 +42,8 @@ class FakeKey:
         return "QUJD"
 
     def write_hidden_service_dir(self, directory: Path) -> None:
-        raise AssertionError("not used at the standard level")
+        """HIGH and PARANOID write the service's keys for tor's torrc (only the folder here)."""
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 class FakeSession:
@@ -65,6 +67,18 @@ class FakeSession:
         self.closed = True
 
 
+class PoolBook:
+    """The contact book's pool of pre-authorized client-auth keys."""
+
+    def __init__(self) -> None:
+        self.keys = [ClientAuthKey.generate().public for _ in range(3)]
+        self.asked: list[int] = []
+
+    def fill_auth_pool(self, size: int, now: int) -> tuple[bytes, ...]:
+        self.asked.append(size)
+        return tuple(self.keys)
+
+
 class FakeServices:
     """The node's services without a database or sockets."""
 
@@ -74,6 +88,9 @@ class FakeServices:
         self.api = type("Api", (), {"endpoint": "http://127.0.0.1:1"})()
         self.status = NodeStatus(Level.STANDARD)  # what the API's status route shows
         self.watches: list[tuple[tuple[str, ...], Any]] = []
+        #: the files in each watched folder when its watch began
+        self.seen_at_watch: list[set[str]] = []
+        self.book = PoolBook()
         self.loads = 0
         self.front = type("Front", (), {"counters": Counter[str]()})()
 
@@ -82,6 +99,7 @@ class FakeServices:
 
     def watch_client_auth(self, folders: tuple[Path, ...], on_change: Any, what: str) -> None:
         self.watches.append((tuple(f.name for f in folders), on_change))
+        self.seen_at_watch.append({p.name for f in folders if f.is_dir() for p in f.iterdir()})
 
     def load_keys(self) -> None:
         self.loads += 1
@@ -141,9 +159,11 @@ def world(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Wo
 
 
 def config(
-    tmp_path: Path, policy: OnTorDeath = OnTorDeath.RESTART, restarts: int = 3
+    tmp_path: Path,
+    policy: OnTorDeath = OnTorDeath.RESTART,
+    restarts: int = 3,
+    level: Level = Level.STANDARD,
 ) -> GatewayConfig:
-    level = Level.STANDARD
     (tmp_path / "state").mkdir(mode=0o700, exist_ok=True)
     return GatewayConfig(
         source=tmp_path / "node.yaml",
@@ -230,6 +250,25 @@ async def test_a_restart_requested_while_another_comes_up_is_quiet_too(
     node.stop()
     assert await asyncio.wait_for(task, 5) == 0
     assert out.getvalue() == f"{ADDR}.onion\n"
+
+
+async def test_a_paranoid_node_authorizes_its_key_pool_before_tor_reads_it(
+    tmp_path: Path, world: World
+) -> None:
+    """Invites take pre-authorized keys, so the pool's .auth files must be in place before
+    the watcher's baseline (and tor's start): then no invite from the pool restarts tor."""
+    node = NodeRunner(config(tmp_path, level=Level.PARANOID), out=io.StringIO(), err=io.StringIO())
+    task = await run_until_published(node)
+    assert world.services.book.asked == [runner_mod.AUTH_POOL_SIZE]
+    folder = authorized_clients_dir(tmp_path / "state" / "hs")
+    expected = {auth_file_path(folder, key).name for key in world.services.book.keys}
+    assert {p.name for p in folder.iterdir()} == expected
+    names = [w[0] for w in world.services.watches]
+    assert names == [("client_auth",), ("authorized_clients",)]
+    assert world.services.seen_at_watch[1] == expected  # in place before the watch began
+    node.stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert len(world.sessions) == 1  # no restart
 
 
 @pytest.mark.parametrize("world", [(2,)], indirect=True)
