@@ -13,13 +13,12 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.replies import json_error, read_json
-from gateway.cli.contacts_cmd import contact_json
-from gateway.cli.invite_cmd import DEFAULT_TTL, MAX_TTL, invite_json
 from gateway.config.schema import SecurityPolicy
 from gateway.contacts.book import ContactBook, PendingInvite, revocation_for
 from gateway.contacts.client_auth import ClientAuthKey
 from gateway.contacts.invite import MAX_NICKNAME_BYTES
 from gateway.contacts.local import apply_revocation, authorize, install_contact_keys
+from gateway.contacts.views import DEFAULT_TTL, MAX_TTL, contact_json, invite_json
 from gateway.errors import ContactError, InviteError
 from gateway.state.keys import IdentityKeys
 from gateway.state.onion_key import OnionKey

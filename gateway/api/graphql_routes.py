@@ -20,6 +20,7 @@ from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
+from gateway.api.graphql_mount import PATH
 from gateway.api.replies import json_error, read_json
 from gateway.contacts.book import Contact as BookContact
 from gateway.contacts.book import ContactBook
@@ -27,7 +28,6 @@ from gateway.errors import GatewayError, RoundError, StoreError
 from gateway.node.memops import MAX_LIST, MemoryService
 from gateway.node.rounds import RoundsService
 
-PATH = "/graphql"
 MAX_DEPTH = 6
 MAX_ALIASES = 20
 #: bounds introspection queries too (the depth limit does not count ``__schema`` fields)
@@ -258,10 +258,10 @@ class GraphQLRoutes:
         self.view = _View(Services(book, memory, rounds))
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_route("GET", PATH, self._handle)
-        app.router.add_route("POST", PATH, self._handle)
+        app.router.add_route("GET", PATH, self.handle)
+        app.router.add_route("POST", PATH, self.handle)
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return web.json_response(
                 {"errors": [{"message": "subscriptions are not served"}]}, status=400

@@ -12,6 +12,7 @@ from gateway.api.client import call, node_running
 from gateway.config.loader import load_config
 from gateway.contacts.book import Contact, ContactBook, revocation_for
 from gateway.contacts.local import apply_revocation, install_contact_keys, open_book
+from gateway.contacts.views import contact_json
 from gateway.state.keys import IdentityKeys
 from gateway.state.paths import StatePaths
 
@@ -129,21 +130,6 @@ def _utc(ts: int | None) -> str | None:
     if ts is None:
         return None
     return datetime.datetime.fromtimestamp(ts, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def contact_json(contact: Contact) -> dict[str, object]:
-    """A contact for ``--json`` (no private keys or secrets)."""
-    return {
-        "id": contact.id,
-        "nickname": contact.nickname,
-        "state": contact.state.value,
-        "onion": f"{contact.onion_address}.onion",
-        "static_key": contact.static_key.hex(),
-        "added_at": contact.added_at,
-        "last_seen": contact.last_seen,
-        "client_auth_to_reach": contact.auth_private is not None,
-        "client_auth_authorized": contact.auth_public is not None,
-    }
 
 
 def _table(contacts: tuple[Contact, ...]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import re
 import sys
@@ -13,15 +12,14 @@ from gateway.api.client import call, node_running
 from gateway.config.loader import load_config
 from gateway.config.schema import GatewayConfig
 from gateway.contacts.client_auth import ClientAuthKey
-from gateway.contacts.invite import MAX_NICKNAME_BYTES, Invite
+from gateway.contacts.invite import MAX_NICKNAME_BYTES
 from gateway.contacts.local import authorize, open_book
 from gateway.contacts.qr import qr_payload, render_qr
+from gateway.contacts.views import DEFAULT_TTL, MAX_TTL, invite_json
 from gateway.state.keys import IdentityKeys
 from gateway.state.onion_key import OnionKey
 from gateway.state.paths import StatePaths
 
-DEFAULT_TTL = 24 * 3600
-MAX_TTL = 30 * 24 * 3600
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d{1,9})([smhd]?)")
 
@@ -101,26 +99,6 @@ def _show(args: argparse.Namespace, data: dict[str, object]) -> None:
 
 def _clip(name: str) -> str:
     return name.encode("utf-8")[:MAX_NICKNAME_BYTES].decode("utf-8", errors="ignore")
-
-
-def _utc(ts: int) -> str:
-    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def invite_json(invite: Invite, label: str | None) -> dict[str, object]:
-    return {
-        "invite": invite.text,
-        "link": invite.link,
-        "expires": invite.expires,
-        "expires_utc": _utc(invite.expires),
-        "label": label,
-        "nickname": invite.nickname,
-        "level": invite.level.value,
-        "post_quantum": invite.post_quantum,
-        "client_auth": invite.client_auth_private is not None,
-        "onion": f"{invite.onion_address}.onion",
-    }
 
 
 def _text(invite: dict[str, object]) -> str:

@@ -22,7 +22,7 @@ from gateway.api.config_routes import ConfigRoutes
 from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
 from gateway.api.events import EventBus, EventFeed, EventRoutes, FeedSources
-from gateway.api.graphql_routes import GraphQLRoutes
+from gateway.api.graphql_mount import LazyGraphQLRoutes
 from gateway.api.memory_routes import MemoryRoutes
 from gateway.api.openai_compat import OpenAIRoutes
 from gateway.api.ratelimit import RateLimit
@@ -191,7 +191,7 @@ class NodeServices:
                 MemoryRoutes(memory),
                 RoundsRoutes(rounds, book),
                 OpenAIRoutes(rounds, book),
-                GraphQLRoutes(book, memory, rounds),
+                LazyGraphQLRoutes(book, memory, rounds),
                 ContactsRoutes(book, paths, keys, key, policy, cfg.node.name),
                 ConfigRoutes(cfg),
                 MetricsRoutes(metrics),

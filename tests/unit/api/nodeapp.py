@@ -15,7 +15,7 @@ from gateway.api.config_routes import ConfigRoutes
 from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
 from gateway.api.events import EventBus, EventFeed, EventRoutes, FeedSources
-from gateway.api.graphql_routes import GraphQLRoutes
+from gateway.api.graphql_mount import LazyGraphQLRoutes
 from gateway.api.memory_routes import MemoryRoutes
 from gateway.api.openai_compat import OpenAIRoutes
 from gateway.api.ratelimit import RateLimit
@@ -90,7 +90,7 @@ def build(
         MemoryRoutes(services.memory),
         RoundsRoutes(services.rounds, services.book),
         OpenAIRoutes(services.rounds, services.book),
-        GraphQLRoutes(services.book, services.memory, services.rounds),
+        LazyGraphQLRoutes(services.book, services.memory, services.rounds),
         ContactsRoutes(
             services.book,
             paths,

@@ -129,3 +129,4 @@ async def test_the_token_is_required(client: TestClient[Any, Any]) -> None:
             method, "/graphql?query={contacts{id}}", json={"query": "{ contacts { id } }"}
         )
         assert resp.status == 401
+

@@ -1,0 +1,27 @@
+"""What a running node loads: not the CLI, not the libraries only some requests need."""
+
+from __future__ import annotations
+
+
+def test_strawberry_is_loaded_only_by_the_first_query() -> None:
+    """strawberry and graphql-core weigh about 20 MB: a node loads them on first use only."""
+    import subprocess
+    import sys
+
+    code = "import sys, gateway.node.services; print('strawberry' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_the_node_loads_no_cli_module_and_no_qr_code_library() -> None:
+    """The API's contact views live in gateway.contacts.views: the node does not import the
+    CLI (nor segno, which only draws invites' QR codes in a terminal)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gateway.node.services, gateway.node.runner; "
+        "print(sorted(m for m in sys.modules if m.startswith('gateway.cli') or m == 'segno'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
