@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from gateway.api.client import endpoint_and_token
@@ -26,7 +27,10 @@ def register(sub: Any) -> None:
                         help="serve streamable HTTP on loopback (prints its URL) instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address for --http")
     parser.add_argument("--port", type=int, default=0,
-                        help="port for --http (default: a free one)")  # fmt: skip
+                        help="port for --http (default: a free one)")
+    parser.add_argument("--socket", type=Path, metavar="PATH",
+                        help="with --http: listen on this unix socket (mode 0600) instead "
+                             "of a loopback port")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -37,14 +41,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.http:
         server.run("stdio")  # stdout is the protocol's: nothing else is printed there
         return 0
-    check_loopback(args.host)
+    if args.socket is None:
+        check_loopback(args.host)
 
     def ready(url: str) -> None:
         print(f"{url}   (Authorization: Bearer <the token in {cfg.node.state_dir}/api.token>)",
               flush=True)  # fmt: skip
 
     try:
-        asyncio.run(serve_http(server, token, host=args.host, port=args.port, on_ready=ready))
+        asyncio.run(
+            serve_http(
+                server, token, host=args.host, port=args.port, unix=args.socket, on_ready=ready
+            )
+        )
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     return 0

@@ -1,8 +1,10 @@
-"""The MCP server over streamable HTTP: 127.0.0.1 only, behind the node's API token.
+"""The MCP server over streamable HTTP: on loopback, or on a unix socket (mode 0600),
+behind the node's API token either way.
 
 Every request must carry ``Authorization: Bearer <token>`` (the token in
 ``<state>/api.token``, compared in constant time); anything else gets 401 before the MCP
-layer sees it. The endpoint is ``http://127.0.0.1:PORT/mcp``.
+layer sees it. The endpoint is ``http://127.0.0.1:PORT/mcp``, or path ``/mcp`` on the
+socket (at PARANOID, where the node's own API is a unix socket too).
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import os
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 
 from gateway.errors import ConfigError
 
@@ -69,10 +74,45 @@ def check_loopback(host: str) -> None:
         )
 
 
-def http_app(server: MCPServer, token: str) -> App:
+#: Host headers a client of the unix socket may send (DNS-rebinding protection stays on)
+UNIX_HOSTS = ["localhost", "127.0.0.1", "localhost:*", "127.0.0.1:*"]
+
+
+def http_app(server: MCPServer, token: str, *, unix: bool = False) -> App:
     """The streamable-HTTP app of ``server`` behind the token."""
-    app: App = server.streamable_http_app(streamable_http_path=PATH, host="127.0.0.1")
+    security = None
+    if unix:
+        origins = ["http://localhost", "http://127.0.0.1", "http://localhost:*", "http://127.0.0.1:*"]
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True, allowed_hosts=UNIX_HOSTS, allowed_origins=origins
+        )
+    app: App = server.streamable_http_app(
+        streamable_http_path=PATH, host="127.0.0.1", transport_security=security
+    )
     return require_token(app, token)
+
+
+def unix_listener(path: Path) -> socket.socket:
+    """A listening unix socket at ``path``, mode 0600 from the start (a stale one replaced)."""
+    if path.is_socket():
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    return sock
+
+
+def tcp_listener(host: str, port: int) -> socket.socket:
+    check_loopback(host)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
 
 
 async def serve_http(
@@ -81,17 +121,19 @@ async def serve_http(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    unix: Path | None = None,
     on_ready: Callable[[str], None] = lambda url: None,
 ) -> None:
-    """Serve until stopped (SIGINT/SIGTERM); ``on_ready`` gets the URL once the port listens."""
-    check_loopback(host)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    """Serve until stopped (SIGINT/SIGTERM); ``on_ready`` gets where, once it listens."""
+    sock = unix_listener(unix) if unix is not None else tcp_listener(host, port)
     sock.listen(64)
     sock.setblocking(False)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    config = uvicorn.Config(http_app(server, token), log_level="warning", lifespan="on")
-    on_ready(f"http://{shown}:{sock.getsockname()[1]}{PATH}")
-    await uvicorn.Server(config).serve(sockets=[sock])
+    if unix is not None:
+        where = f"unix:{unix} (path {PATH})"
+    else:
+        shown = f"[{host}]" if ":" in host else host
+        where = f"http://{shown}:{sock.getsockname()[1]}{PATH}"
+    app = http_app(server, token, unix=unix is not None)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    on_ready(where)
+    await uvicorn.Server(config).serve(sockets=[sock])  # a stale socket: replaced next start

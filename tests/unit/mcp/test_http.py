@@ -78,3 +78,40 @@ def test_a_host_that_is_not_loopback_is_refused(node: NodeApp, tmp_path: Path) -
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "loopback" in done.stderr, done.stderr
+
+
+async def test_streamable_http_on_a_0600_unix_socket(node: NodeApp, tmp_path: Path) -> None:
+    """At PARANOID nothing of the node listens on TCP: ``--socket`` serves MCP on a unix
+    socket (mode 0600), still behind the token."""
+    import os
+    import stat
+
+    sock = tmp_path / "mcp.sock"
+    async with TestServer(node.app, host="127.0.0.1") as api:
+        write_runtime(node.paths, this_process("x" * 56, None, str(api.make_url("")).rstrip("/")))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "--config", str(node.cfg.source), "mcp", "--http",
+             "--socket", str(sock)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            line = await asyncio.to_thread(proc.stdout.readline)
+            assert line.startswith(f"unix:{sock}"), line
+            assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+            headers = {"Authorization": f"Bearer {node.token}"}
+            transport = httpx2.AsyncHTTPTransport(uds=str(sock))
+            async with (
+                httpx2.AsyncClient(headers=headers, transport=transport) as http,
+                Client(streamable_http_client("http://127.0.0.1/mcp", http_client=http)) as client,
+            ):
+                assert "council_ask" in {t.name for t in (await client.list_tools()).tools}
+            bare = httpx2.AsyncHTTPTransport(uds=str(sock))
+            async with httpx2.AsyncClient(transport=bare) as anonymous:
+                resp = await anonymous.post("http://127.0.0.1/mcp", json={"jsonrpc": "2.0"})
+                assert resp.status_code == 401
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            remove_runtime(node.paths)
+    assert sock.is_socket()  # left behind by a signalled exit: the next start replaces it
