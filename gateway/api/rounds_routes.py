@@ -77,18 +77,23 @@ class RoundsRoutes:
         return web.json_response({"rounds": self.rounds.store.list(limit)})
 
     async def _show(self, request: web.Request) -> web.Response:
-        try:
-            rid = self.rounds.store.find(request.match_info["id"])
-        except RoundError as exc:
-            return json_error(404, "not_found", str(exc))
+        rid = self._find(request)
+        if isinstance(rid, web.Response):
+            return rid
         view: dict[str, Any] = self.rounds.view(rid)
         return web.json_response(view)
 
-    async def _cancel(self, request: web.Request) -> web.Response:
+    def _find(self, request: web.Request) -> bytes | web.Response:
+        """The round the path names, or a 404 answer."""
         try:
-            rid = self.rounds.store.find(request.match_info["id"])
+            return self.rounds.store.find(request.match_info["id"])
         except RoundError as exc:
             return json_error(404, "not_found", str(exc))
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        rid = self._find(request)
+        if isinstance(rid, web.Response):
+            return rid
         try:
             view = self.rounds.cancel(rid)
         except RoundError as exc:
@@ -97,10 +102,9 @@ class RoundsRoutes:
 
     async def _follow(self, request: web.Request) -> web.StreamResponse:
         """The round's view as NDJSON: now, then at every change, until it is over."""
-        try:
-            rid = self.rounds.store.find(request.match_info["id"])
-        except RoundError as exc:
-            return json_error(404, "not_found", str(exc))
+        rid = self._find(request)
+        if isinstance(rid, web.Response):
+            return rid
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         async for view in self.rounds.follow(rid):

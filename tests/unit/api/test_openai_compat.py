@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 from gateway.api.openai_compat import MODEL, OpenAIRoutes, question_from
 from gateway.api.server import LocalApi
 from gateway.contacts.book import ContactState
-from gateway.errors import ContactError
+from tests.unit.api.test_rounds_routes import FakeBook, FakeContact
 from tests.unit.node.test_rounds import Council, make_council, scripted
 
 __all__ = ["make_council"]  # the fixture, imported for this module's tests
@@ -29,27 +29,6 @@ __all__ = ["make_council"]  # the fixture, imported for this module's tests
 TOKEN = "openai-token"
 QUESTION = "Compute 6 * 7. Reply with the integer."
 TIMES = {"answer": 2, "reveal": 1, "review": 2, "synthesis": 2}
-
-
-@dataclass(frozen=True)
-class Contact:
-    identity: bytes
-    nickname: str
-    state: ContactState
-
-
-class Book:
-    def __init__(self, contacts: list[Contact]) -> None:
-        self.contacts = contacts
-
-    def list(self) -> tuple[Contact, ...]:
-        return tuple(self.contacts)
-
-    def find(self, name: str) -> Contact:
-        for c in self.contacts:
-            if c.nickname == name:
-                return c
-        raise ContactError(f"no contact named or with id {name!r}")
 
 
 @dataclass
@@ -62,10 +41,10 @@ class Served:
 @pytest.fixture
 async def served(make_council: Callable[..., Council]) -> AsyncIterator[Served]:
     council = make_council([scripted(seed=i) for i in range(3)])
-    book = Book(
+    book = FakeBook(
         [
-            Contact(council.pub(1), "bob", ContactState.PAIRED),
-            Contact(council.pub(2), "carol", ContactState.PAIRED),
+            FakeContact(council.pub(1), "bob", ContactState.PAIRED),
+            FakeContact(council.pub(2), "carol", ContactState.PAIRED),
         ]
     )
     routes = OpenAIRoutes(council.nodes[0], book)  # type: ignore[arg-type]

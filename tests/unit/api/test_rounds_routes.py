@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -219,3 +220,22 @@ async def test_show_reads_saved_views_of_forgotten_rounds(
     del service.askers[rid], service.views[rid]
     status, shown = await call(client, "GET", "/" + view["round_id"][:10])
     assert status == 200 and shown["round_id"] == view["round_id"] and shown["stage"] == "commit"
+
+
+async def test_cancel_a_running_round_then_follow_it(
+    client: TestClient[Any, Any], service: RoundsService
+) -> None:
+    _, view = await call(client, "POST", body={"question": QUESTION})
+    rid = view["round_id"]
+    status, cancelled = await call(client, "DELETE", "/" + rid[:12])
+    assert status == 200 and cancelled["status"] == "cancelled"
+    assert bytes.fromhex(rid) not in service.askers
+    status, again = await call(client, "DELETE", "/" + rid)
+    assert status == 409 and again["error"]["code"] == "conflict"
+    status, missing = await call(client, "DELETE", "/" + "ab" * 32)
+    assert status == 404 and missing["error"]["code"] == "not_found"
+    resp = await client.get(PREFIX + f"/{rid}/follow", headers=AUTH)
+    assert resp.status == 200 and resp.content_type == "application/x-ndjson"
+    lines = (await resp.text()).splitlines()
+    assert [json.loads(line)["status"] for line in lines] == ["cancelled"]  # over: one view
+    assert (await client.get(PREFIX + "/nothing/follow", headers=AUTH)).status == 404

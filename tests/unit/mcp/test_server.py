@@ -23,7 +23,8 @@ from gateway.contacts.book import ContactState
 from gateway.mcp.nodeapi import NodeApi
 from gateway.mcp.server import build_server
 from tests.unit.api.nodeapp import NodeApp
-from tests.unit.api.test_openai_compat import Book, Contact, _tick
+from tests.unit.api.test_openai_compat import _tick
+from tests.unit.api.test_rounds_routes import FakeBook, FakeContact
 from tests.unit.node.test_rounds import Council, GatedAdapter, make_council, scripted
 
 __all__ = ["make_council"]
@@ -137,7 +138,9 @@ async def council_api(
 ) -> AsyncIterator[NodeApi]:
     council = make_council([scripted(seed=0), *gates])
     paired = ContactState.PAIRED
-    book = Book([Contact(council.pub(1), "bob", paired), Contact(council.pub(2), "carol", paired)])
+    book = FakeBook(
+        [FakeContact(council.pub(1), "bob", paired), FakeContact(council.pub(2), "carol", paired)]
+    )
     routes = RoundsRoutes(council.nodes[0], book)  # type: ignore[arg-type]
     app = LocalApi(object(), object(), dict, routes=[routes]).app("t0ken")  # type: ignore[arg-type]
     clock = asyncio.get_running_loop().create_task(_tick(council))
