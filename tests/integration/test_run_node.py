@@ -22,6 +22,7 @@ import yaml
 from aiohttp_socks import ProxyConnector
 from stem import Signal
 
+from gateway import PROTOCOL_VERSION
 from gateway.api.client import _once
 from gateway.config.loader import load_config
 from gateway.node.runtime_file import read_runtime
@@ -102,7 +103,7 @@ async def test_launch_publish_reach_stop_and_restart_same_address(
     nodes.append(node)
     onion = await asyncio.to_thread(node.next_address)
     body = await reach(tor_client, onion)
-    assert body["status"] == "ok" and body["protocol"] == 1
+    assert body["status"] == "ok" and body["protocol"] == PROTOCOL_VERSION == 2
     assert "address" not in body
     assert tor_pids(tmp_path / "state")
     # the container's and the service's health check: the onion is published
