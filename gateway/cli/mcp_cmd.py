@@ -23,6 +23,9 @@ def register(sub: Any) -> None:
         "council (council_ask) and contacts. On stdio by default, as desktop clients start "
         "it; with --http on 127.0.0.1 behind the node's API token.",
     )
+    # also after the command, as MCP clients' configs usually put it: gateway mcp --config X
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH",
+                        help="the node's YAML config (the same as gateway --config PATH mcp)")
     parser.add_argument("--http", action="store_true",
                         help="serve streamable HTTP on loopback (prints its URL) instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address for --http")

@@ -13,13 +13,13 @@ it; bad argument types are refused by the SDK before the node is asked.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
@@ -29,6 +29,8 @@ from gateway.mcp.nodeapi import NodeApi
 
 T = TypeVar("T")
 STAGES = ("commit", "reveal", "review", "synthesis")
+#: seconds a cancelled council_ask waits for the node to cancel its round
+CANCEL_TIMEOUT = 10.0
 INSTRUCTIONS = (
     "This server is a gateway node: a person's node behind Tor, linked to their contacts. "
     "memory_* tools read and write the memory shared with contacts (signed entries, by "
@@ -162,13 +164,13 @@ def build_server(node: NodeApi) -> MCPServer:
             body["participants"] = participants
         if times is not None:
             body["times"] = times
-        started = await _api(node.call("POST", "/api/v1/rounds", body))
+        with anyio.CancelScope(shield=True):  # a round that starts is one we can cancel
+            started = await _api(node.call("POST", "/api/v1/rounds", body))
         rid = str(started["round_id"])
         try:
             view = await _follow(node, rid, ctx)
-        except asyncio.CancelledError:
-            with contextlib.suppress(ApiError):
-                await asyncio.shield(node.call("DELETE", f"/api/v1/rounds/{rid}"))
+        except anyio.get_cancelled_exc_class():
+            await _cancel_round(node, rid)
             raise
         if view.get("status") in ("ok", "fallback"):
             return round_summary(view)
@@ -207,6 +209,17 @@ def build_server(node: NodeApi) -> MCPServer:
         return json.dumps(await _resource(node.call("GET", path)))
 
     return server
+
+
+async def _cancel_round(node: NodeApi, rid: str) -> None:
+    """Cancel the round on the node (the MCP request was cancelled): shielded from that
+    cancellation, bounded in time, and quiet if the round has just ended anyway."""
+    with (
+        anyio.CancelScope(shield=True),
+        anyio.move_on_after(CANCEL_TIMEOUT),
+        contextlib.suppress(ApiError),
+    ):
+        await node.call("DELETE", f"/api/v1/rounds/{quote(rid, safe='')}")
 
 
 async def _resource(call: Awaitable[T]) -> T:

@@ -192,43 +192,6 @@ def test_the_openai_client_gets_the_council_as_a_model(council: Council) -> None
     assert view["memory_entry"] in {e["id"] for e in data["memory"]}
 
 
-async def test_an_mcp_client_uses_memory_and_the_council_over_stdio(council: Council) -> None:
-    """``gateway mcp`` as Claude Desktop starts it (a subprocess on stdio), driven by the
-    ``mcp`` SDK's client: memory in and out, and a real round over Tor with progress."""
-    import sys
-
-    from mcp import Client, StdioServerParameters
-
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "gateway", "--config", str(council.nodes["a"]), "mcp"],
-    )
-    progress: list[float] = []
-
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append(done)
-
-    async with Client(params, read_timeout_seconds=300) as client:
-        put = await client.call_tool(
-            "memory_put", {"text": "the kingfisher came back to the weir", "space": "council"}
-        )
-        assert not put.is_error, put.content
-        found = await client.call_tool("memory_search", {"query": "kingfisher"})
-        assert "weir" in found.content[0].text
-        result = await client.call_tool(
-            "council_ask",
-            {"question": QUESTION, "participants": ["bob"], "times": OPENAI_TIMES},
-            progress_callback=on_progress,
-        )
-        assert not result.is_error, result.content
-        summary = result.structured_content or json.loads(result.content[0].text)
-        assert "42" in summary["synthesis"] and summary["round_id"]
-        assert "bob" in {r["author"] for r in summary["ranked"]}
-        bad = await client.call_tool("memory_get", {"id": "0123456789abcdef"})
-        assert bad.is_error and "not_found" in bad.content[0].text
-    assert progress and progress[-1] == 4 and progress == sorted(progress)
-
-
 def test_a_participant_answers_through_the_anthropic_adapter(
     council: Council, tmp_path_factory: pytest.TempPathFactory, testnet: TestNetwork
 ) -> None:
