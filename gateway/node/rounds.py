@@ -12,6 +12,7 @@ memory sync brings it to every participant.
 from __future__ import annotations
 
 import asyncio
+import collections
 import copy
 import logging
 import random
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.converge.abstain import make_abstain
 from gateway.converge.adapters.base import Adapter
 from gateway.converge.adapters.config import AIConfig
 from gateway.converge.adapters.scripted import ScriptedAdapter, ScriptedFault
@@ -42,7 +44,7 @@ from gateway.converge.messages import decode, public_bytes
 from gateway.converge.misbehave import outgoing
 from gateway.converge.participant import Participant
 from gateway.converge.ratelimit import RateLimiter
-from gateway.converge.round import Stage, StageTimes
+from gateway.converge.round import Stage, StageTimes, parse_round
 from gateway.converge.synthesis import Result
 from gateway.errors import ConvergeMessageError, GatewayError, RoundError
 from gateway.memory.spaces import DEFAULT_SPACE
@@ -50,6 +52,8 @@ from gateway.node.memops import MemoryService
 from gateway.node.roundstore import RoundStore
 
 log = logging.getLogger("gateway.converge")
+#: how many declined rounds are remembered (to drop their later messages quietly)
+MAX_DECLINED = 256
 
 CHANNEL = "converge"
 TICK = 0.5
@@ -99,6 +103,8 @@ class RoundsService:
         self._limited: set[bytes] = set()
         self._rng = random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: rounds this node declined (the newest MAX_DECLINED): their later messages are dropped
+        self._declined: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         #: followers of a round's view (:meth:`follow`): each gets every changed view
         self._followers: dict[bytes, set[asyncio.Queue[dict[str, Any]]]] = {}
 
@@ -163,7 +169,10 @@ class RoundsService:
         if participant is not None:
             self._outputs(rid, participant, participant.receive(sender, data, now))
             return
-        participant = self._join(sender, rid)
+        if rid in self._declined:
+            self.counters["declined_round_messages"] += 1
+            return
+        participant = self._join(sender, rid, data)
         if participant is None:
             return
         outputs = participant.receive(sender, data, now)
@@ -185,7 +194,7 @@ class RoundsService:
             self.views.pop(rid, None)
         self._finish(rid)
 
-    def _join(self, sender: bytes, rid: bytes) -> Participant | None:
+    def _join(self, sender: bytes, rid: bytes, data: bytes) -> Participant | None:
         """A new round from ``sender``: take part if we have an AI and the limits allow."""
         if self.adapter is None:
             self.counters["refused_no_ai"] += 1
@@ -196,6 +205,7 @@ class RoundsService:
         if sender != self.me:
             if not self._limiter.try_acquire(time.monotonic()):
                 self.counters["refused_rate_limited"] += 1
+                self._decline(sender, rid, data, "busy: this node's answerer rate limit is reached")
                 return None
             self._limited.add(rid)
         participant = Participant(self.key)
@@ -203,6 +213,25 @@ class RoundsService:
         if sender != self.me:  # our own rounds keep the asker's view
             self.views[rid] = self._new_view(rid, "participant", "", ())
         return participant
+
+    def _decline(self, sender: bytes, rid: bytes, data: bytes, reason: str) -> None:
+        """Tell the asker of a real round we will not take part (a signed ABSTAIN from the
+        commit stage), so it need not wait for us until the stage's deadline."""
+        try:
+            rnd, _ = parse_round(data)
+        except ConvergeMessageError:
+            return  # not a round: nothing to decline
+        if rnd.round_id != rid or rnd.asker != sender or self.me not in rnd.participants:
+            return
+        self._declined[rid] = None
+        while len(self._declined) > MAX_DECLINED:
+            self._declined.popitem(last=False)
+        abstain = make_abstain(self.key, rid, Stage.COMMIT, reason)
+        try:
+            self.links.send(sender, CHANNEL, wrap(TO_ASKER, rid, abstain.raw))
+            self.counters["declined_rounds"] += 1
+        except GatewayError as exc:
+            log.info("round %s: could not decline: %s", rid.hex()[:8], exc)
 
     # --- outputs -----------------------------------------------------------------------
 

@@ -341,6 +341,12 @@ async def test_the_rate_limit_refuses_a_second_concurrent_round(
     assert answerer.counters["refused_rate_limited"] == 1
     assert c.nodes[0].view(first)["status"] == "ok"
     assert c.nodes[1].view(second)["status"] == "no_answers"
+    # the busy answerer declined at once (a signed ABSTAIN), so the asker did not wait for
+    # the commit deadline: a busy contact costs a round no time
+    assert answerer.counters["declined_rounds"] == 1, answerer.counters
+    faults = c.nodes[1].view(second)["faults"]
+    assert [(f["kind"], f["stage"]) for f in faults] == [("abstained", "commit")]
+    assert "rate limit" in faults[0]["detail"]
     # the slot is given back when the round ends: the next round is answered
     third = c.nodes[1].ask(QUESTION, [c.pub(2)], TIMES)
     await c.run_until(lambda: finished(c.nodes[1], third))
