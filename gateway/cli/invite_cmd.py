@@ -14,7 +14,6 @@ from gateway.config.schema import GatewayConfig
 from gateway.contacts.client_auth import ClientAuthKey
 from gateway.contacts.invite import MAX_NICKNAME_BYTES
 from gateway.contacts.local import authorize, open_book
-from gateway.contacts.qr import qr_payload, render_qr
 from gateway.contacts.views import DEFAULT_TTL, MAX_TTL, invite_json
 from gateway.state.keys import IdentityKeys
 from gateway.state.onion_key import OnionKey
@@ -94,6 +93,8 @@ def _show(args: argparse.Namespace, data: dict[str, object]) -> None:
         return
     print(_text(data), end="")
     if not args.no_qr and sys.stdout.isatty():
+        from gateway.contacts.qr import qr_payload, render_qr  # segno: only when drawn
+
         print(render_qr(qr_payload(str(data["link"]))), end="")
 
 

@@ -10,9 +10,6 @@ from typing import Any
 
 from gateway.api.client import endpoint_and_token
 from gateway.config.loader import load_config
-from gateway.mcp.http import check_loopback, serve_http
-from gateway.mcp.nodeapi import NodeApi
-from gateway.mcp.server import build_server
 
 
 def register(sub: Any) -> None:
@@ -38,6 +35,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: every gateway command (gateway run too) registers this one, and the
+    # MCP SDK (pydantic, starlette, uvicorn...) would add about 30 MB to each
+    from gateway.mcp.http import check_loopback, serve_http
+    from gateway.mcp.nodeapi import NodeApi
+    from gateway.mcp.server import build_server
+
     cfg = load_config(args.config)
     endpoint, token = endpoint_and_token(cfg)
     server = build_server(NodeApi(endpoint, token))

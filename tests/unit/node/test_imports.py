@@ -25,3 +25,20 @@ def test_the_node_loads_no_cli_module_and_no_qr_code_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_gateway_run_loads_neither_the_mcp_sdk_nor_segno() -> None:
+    """``gateway run`` goes through the CLI, which registers every command: the ones that
+    need heavy libraries (``mcp``: the MCP SDK with pydantic, starlette and uvicorn; ``invite``:
+    segno for QR codes) import them when they run, not when they register."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from gateway.cli import build_parser; build_parser(); "
+        "import gateway.node.runner, gateway.node.services; "
+        "print(sorted(m for m in ('mcp', 'pydantic', 'uvicorn', 'starlette', 'segno', "
+        "'strawberry', 'openai') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
