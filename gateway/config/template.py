@@ -61,8 +61,10 @@ memory:
   sync_interval: 60           # seconds between background syncs with each contact
 
 ai:                           # the AIs this node asks in convergence rounds (docs/CONFIG.md)
-  adapters: []                # e.g. Ollama on this machine:
+  adapters: []                # e.g. Ollama on this machine, or a hosted API (via tor):
   # - {{name: local, kind: openai, base_url: "http://127.0.0.1:11434/v1", model: llama3.2}}
+  # - {{name: claude, kind: anthropic, model: claude-sonnet-4-5}}   # key: $ANTHROPIC_API_KEY
+  # - {{name: gemini, kind: gemini, model: gemini-2.5-flash}}       # key: $GEMINI_API_KEY
   default: null               # the adapter used unless a round names another
   answerer:
     enabled: false            # true: this node only answers contacts' rounds, never asks

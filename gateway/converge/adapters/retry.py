@@ -1,16 +1,18 @@
 """When an AI adapter tries a request again, and after how long (sans-I/O).
 
-Retried: HTTP 429 and 5xx answers (``Retry-After`` honoured, up to ``MAX_WAIT``) and
-requests that failed before any answer (connection refused or reset). Not retried: any
-other status (a refusal: a bad key, a bad request), a malformed answer, a timeout (the
-adapter's own timeout bounds all attempts together). The wait before retry ``n``
-(0-based) is ``base * 2**n`` with up to 25 % random jitter added.
+Retried: HTTP 429 and the 5xx in ``RETRY_STATUSES`` (``Retry-After`` honoured, up to
+``MAX_WAIT``) and requests that failed before any answer (connection refused or reset).
+Not retried: any other status (a refusal: a bad key, a bad request), a malformed answer, a
+timeout (the adapter's own timeout bounds all attempts together). The wait before retry
+``n`` (0-based) is ``base * 2**n`` with up to 25 % random jitter added.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 
 from gateway.errors import AdapterError, AdapterHTTPError, AdapterOutputError, AdapterTimeoutError
 
@@ -20,15 +22,23 @@ MAX_WAIT = 60.0
 JITTER = 0.25
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """The seconds a ``Retry-After`` header asks for (delta-seconds form only)."""
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """The seconds a ``Retry-After`` header asks for: delta-seconds or an HTTP date
+    (a date in the past asks for 0); None when absent or unreadable."""
     if value is None:
         return None
+    value = value.strip()
     try:
-        seconds = float(value.strip())
+        seconds = float(value)
     except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None  # HTTP dates are GMT; one without a zone is not one
+        seconds = max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return seconds if seconds >= 0 and seconds != float("inf") else None
 
 
 @dataclass
