@@ -307,9 +307,19 @@ def main() -> int:
             addresses[name] = address
             print(f"   {name}: {address}  (published in {time.monotonic() - t0:.1f} s)")
 
-        def reach_bob() -> dict[str, Any]:
-            out = gateway("ping", addresses["bob"], "--count", "5", "--json",
-                          config=configs["alice"], capture=True)  # fmt: skip
+        def reach_bob(attempts: int = 3) -> dict[str, Any]:
+            # on a rerun, a directory may still hand out bob's descriptor of the earlier run
+            # (its introduction points are gone) until his new one reaches it: try again
+            for attempt in range(1, attempts + 1):
+                try:
+                    out = gateway("ping", addresses["bob"], "--count", "5", "--json",
+                                  config=configs["alice"], capture=True)  # fmt: skip
+                    break
+                except SystemExit:
+                    if attempt == attempts:
+                        raise
+                    print("   (not reached yet: bob's new descriptor may still be on its way "
+                          "to the directories; trying again)")  # fmt: skip
             ping = json.loads(out)
             print(f"   bob answered {ping['reply']['status']!r} through Tor")
             print(f"   round trip: {ping['median_ms']} ms median of {len(ping['rtt_ms'])}, "
