@@ -13,6 +13,7 @@ mapped onto this tree at the I/O boundary where they happen (see
    |   |- KeyFileError            a key file is missing, malformed or too open
    |   |- DatabaseError           the node's SQLite database (node.db)
    |   |- StoreError              the memory store
+   |   |- EmbeddingError          the embedding model (search by meaning)
    |   +- BackupError             a backup archive cannot be made or restored
    |       |- WrongPassphraseError the passphrase does not open the archive
    |       +- CorruptArchiveError  not a backup, damaged, truncated or of an unknown version
@@ -35,9 +36,11 @@ mapped onto this tree at the I/O boundary where they happen (see
    |   |- EntryError              a memory entry refused (reason: bad_signature, fork, ...)
    |   |   +- ForkError           a second entry at the same (author, space, seq)
    |   |- SyncError               a memory sync message that cannot be used
+   |   |- CircleError             a circle (PBFT) message: malformed, bad signature, wrong circle
    |   +- ConvergeMessageError    a convergence message: malformed, bad signature, not allowed
    |       +- NotParticipantError a convergence message from a non-participant
    |- SessionStateError           session state that cannot be used (wrong order, bad blob)
+   |- CircleStateError            a circle replica's snapshot or a call it cannot take now
    |- AdapterError                an AI adapter failed (only that peer's answer fails)
    |   |- AdapterTimeoutError     no answer within the adapter's timeout
    |   |- AdapterOutputError      malformed, non-UTF-8 or oversized output
@@ -335,8 +338,37 @@ class StoreError(StateError):
     """The memory store (SQLite) cannot be opened, read or written."""
 
 
+class EmbeddingError(StateError):
+    """The embedding model (search by meaning) cannot be found, loaded or run."""
+
+
 class SyncError(ProtocolError):
     """A memory sync message that is out of order or names something unknown."""
+
+
+# --- circles -------------------------------------------------------------------
+
+
+class CircleError(ProtocolError):
+    """A circle message that is refused; ``reason`` names what was wrong.
+
+    Reasons: ``truncated``, ``trailing``, ``oversized``, ``version``, ``unknown_type``,
+    ``malformed``, ``bad_signature``, ``wrong_circle``, ``invalid``.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+    @property
+    def code(self) -> str:
+        return f"circle_{self.reason}"
+
+
+class CircleStateError(GatewayError):
+    """A circle replica's snapshot that cannot be restored, or a call it cannot take now
+    (a proposal from a replica that is not a member, a bad genesis)."""
 
 
 # --- storage -------------------------------------------------------------------

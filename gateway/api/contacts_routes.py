@@ -2,10 +2,13 @@
 
 They do what ``gateway invite`` and ``gateway contacts`` do on the state
 directory (client-authorization files included), inside the running node.
+``POST /api/v1/invites/qr`` also draws the invite's QR code (SVG, for the
+dashboard), as ``gateway invite`` does in a terminal.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from typing import Any
@@ -86,6 +89,7 @@ class ContactsRoutes:
         app.router.add_patch(CONTACTS + "/{contact}", self._rename)
         app.router.add_get(INVITES, self._invites)
         app.router.add_post(INVITES, self._invite)
+        app.router.add_post(INVITES + "/qr", self._invite_qr)
 
     async def _list(self, _: web.Request) -> web.Response:
         return web.json_response({"contacts": [contact_json(c) for c in self.book.list()]})
@@ -142,6 +146,19 @@ class ContactsRoutes:
         return web.json_response({"invites": [pending_json(i) for i in pending]})
 
     async def _invite(self, request: web.Request) -> web.Response:
+        made = await self._make_invite(request)
+        if isinstance(made, web.Response):
+            return made
+        return web.json_response(made, status=201)
+
+    async def _invite_qr(self, request: web.Request) -> web.Response:
+        """A new invite, as ``_invite`` makes it, with its QR code as an SVG document."""
+        made = await self._make_invite(request)
+        if isinstance(made, web.Response):
+            return made
+        return web.json_response({**made, "qr_svg": invite_svg(str(made["link"]))}, status=201)
+
+    async def _make_invite(self, request: web.Request) -> dict[str, object] | web.Response:
         data = await _object(request, {"expires_in": int, "label": str, "nickname": str})
         if isinstance(data, web.Response):
             return data
@@ -168,4 +185,21 @@ class ContactsRoutes:
             return json_error(400, f"invite_{exc.reason}", str(exc))
         if invite.client_auth_private is not None:
             authorize(self.paths, ClientAuthKey(invite.client_auth_private).public)
-        return web.json_response(invite_json(invite, label), status=201)
+        return invite_json(invite, label)
+
+
+def invite_svg(link: str) -> str:
+    """The QR code of an invite's link as an SVG document (black on white, quiet zone).
+
+    It holds the same text as ``gateway invite`` draws in a terminal: the link in
+    upper case. segno is imported here, when a code is drawn, not when the node starts.
+    """
+    import segno
+
+    from gateway.contacts.qr import qr_payload
+
+    code = segno.make(qr_payload(link), error="m", micro=False)
+    out = io.BytesIO()
+    code.save(out, kind="svg", scale=4, border=4, xmldecl=False, dark="#000", light="#fff",
+              title="gateway invite")  # fmt: skip
+    return out.getvalue().decode("utf-8")

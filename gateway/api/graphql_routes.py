@@ -25,6 +25,7 @@ from gateway.api.replies import json_error, read_json
 from gateway.contacts.book import Contact as BookContact
 from gateway.contacts.book import ContactBook
 from gateway.errors import GatewayError, RoundError, StoreError
+from gateway.memory.ranking import Filters, Mode
 from gateway.node.memops import MAX_LIST, MemoryService
 from gateway.node.rounds import RoundsService
 
@@ -161,22 +162,23 @@ def _contact(info: strawberry.Info, name: str) -> Contact | None:
         return None
 
 
-def _memory(
+async def _memory(
     info: strawberry.Info,
     search: str | None = None,
     space: str | None = None,
     topic: str | None = None,
     tags: list[str] | None = None,
     limit: int = 20,
+    mode: str = "hybrid",
 ) -> list[Entry]:
     memory = _services(info).memory
     wanted = _limit(limit)
-    filtered = topic is not None or bool(tags)
-    window = MAX_SCAN if filtered else wanted
     if search is not None and search.strip():
-        found = memory.search(search, space=space, limit=window)
-    else:
-        found = memory.recent(space=space, limit=window)
+        filters = Filters(space=space, topic=topic, tags=tuple(tags or ()))
+        _, hits = await memory.find(search, mode=Mode.parse(mode), filters=filters, limit=wanted)
+        return [Entry.of(h.entry) for h in hits]
+    filtered = topic is not None or bool(tags)
+    found = memory.recent(space=space, limit=MAX_SCAN if filtered else wanted)
     if filtered:
         need = set(tags or ())
         found = [e for e in found if topic in (None, e.topic) and need <= set(e.tags)]
@@ -215,8 +217,9 @@ class Query:
     memory: list[Entry] = strawberry.field(
         resolver=_memory,
         description=(
-            "Memory entries: the newest, or those matching `search`; `topic` (exact) and "
-            f"`tags` (all of them) filter the newest (or best) {MAX_SCAN}"
+            "Memory entries: the newest, or those found for `search` by `mode` (hybrid, "
+            "semantic or keyword); `topic` (exact) and `tags` (all of them) filter the "
+            f"results (of the newest {MAX_SCAN} when there is no `search`)"
         ),
     )
     entry: Entry | None = strawberry.field(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from gateway.api.replies import json_error, read_json
-from gateway.errors import EntryError, StoreError
+from gateway.errors import EmbeddingError, EntryError, StoreError
 from gateway.memory.hub import SyncFinished
+from gateway.memory.ranking import Filters, Mode, SearchHit
 from gateway.node.memops import MAX_LIST, MemoryService, entry_json
 
 PREFIX = "/api/v1/memory"
@@ -32,6 +35,56 @@ def _str_list(value: object, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise EntryError("malformed", f'"{name}" must be a list of strings')
     return list(value)
+
+
+def search_filters(query: Mapping[str, str] | MultiMapping[str]) -> Filters:
+    """The filters of a search request: space, topic, tag (repeatable), author (hex),
+    since_ms, until_ms."""
+    author = query.get("author")
+    tags: list[str] = []
+    if isinstance(query, MultiMapping):
+        tags = [str(t) for t in query.getall("tag", [])]
+    elif query.get("tag"):
+        tags = [str(query["tag"])]
+    try:
+        author_key = bytes.fromhex(author) if author else None
+    except ValueError:
+        author_key = b""
+    if author_key is not None and len(author_key) != 32:
+        raise EntryError("malformed", "author is an identity key: 64 hex digits")
+    return Filters(
+        space=query.get("space") or None,
+        topic=query.get("topic") or None,
+        tags=tuple(tags),
+        author=author_key,
+        since_ms=_ms(query.get("since_ms"), "since_ms"),
+        until_ms=_ms(query.get("until_ms"), "until_ms"),
+    )
+
+
+def _ms(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 1 << 62:
+        raise EntryError("malformed", f"{name} must be a time in milliseconds since 1970")
+    return value
+
+
+def hit_json(hit: SearchHit) -> dict[str, Any]:
+    """A search result: the entry, its score, and its rank in each ranking."""
+    return {
+        **entry_json(hit.entry),
+        "score": hit.score,
+        "match": {
+            "keyword_rank": hit.keyword_rank,
+            "semantic_rank": hit.semantic_rank,
+            "similarity": hit.similarity,
+        },
+    }
 
 
 def sync_json(result: SyncFinished) -> dict[str, Any]:
@@ -81,7 +134,7 @@ class MemoryRoutes:
         supersedes = data.get("supersedes")
         if supersedes is not None and not isinstance(supersedes, str):
             raise EntryError("malformed", '"supersedes" must be an entry id')
-        entry = self.memory.put(
+        entry = await self.memory.write(
             data["text"],
             space=space,
             topic=topic,
@@ -117,12 +170,17 @@ class MemoryRoutes:
         text = request.query.get("q", "")
         if not text.strip():
             return json_error(400, "bad_request", "q (the words to search for) is required")
-        entries = self.memory.search(
-            text,
-            space=request.query.get("space"),
-            limit=_int(request, "limit", 20, 1, MAX_LIST) or 20,
-        )
-        return web.json_response({"entries": [entry_json(e) for e in entries]})
+        mode = Mode.parse(request.query.get("mode", "hybrid"))
+        try:
+            used, hits = await self.memory.find(
+                text,
+                mode=mode,
+                filters=search_filters(request.query),
+                limit=_int(request, "limit", 20, 1, MAX_LIST) or 20,
+            )
+        except EmbeddingError as exc:
+            return json_error(503, "embedding_unavailable", str(exc))
+        return web.json_response({"mode": used.value, "entries": [hit_json(h) for h in hits]})
 
     async def _sync(self, request: web.Request) -> web.Response:
         timeout = _int(request, "timeout", 60, 1, int(MAX_SYNC_TIMEOUT)) or 60

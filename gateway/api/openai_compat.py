@@ -207,7 +207,7 @@ class OpenAIRoutes:
         try:
             data = await _body(request)
             question, stream = self._checked(data)
-            rid = self._start(question, data)
+            rid = await self._start(question, data)
         except OpenAIError as exc:
             return exc.response()
         created = int(time.time())
@@ -237,7 +237,7 @@ class OpenAIRoutes:
             raise _bad("the council gives one answer: 'n' must be 1", "n")
         return question_from(data.get("messages")), stream
 
-    def _start(self, question: str, data: dict[str, Any]) -> bytes:
+    async def _start(self, question: str, data: dict[str, Any]) -> bytes:
         names = data.get("participants")
         space = data.get("space", "default")
         try:
@@ -249,7 +249,8 @@ class OpenAIRoutes:
                 raise _bad("'participants' must be a list of contact names", "participants")
             if not isinstance(space, str):
                 raise _bad("'space' must be the name of a memory space", "space")
-            return self.rounds.ask(question, peers, times_from(data.get("times")), space)
+            times = times_from(data.get("times"))
+            return await self.rounds.ask_with_context(question, peers, times, space)
         except GatewayError as exc:
             raise OpenAIError(
                 400, str(exc), kind="invalid_request_error", code=exc.code

@@ -14,6 +14,7 @@ from typing import Any
 from gateway.api.openapi_schemas import (
     ANY_OBJECT,
     HEX64,
+    INVITE,
     SCHEMAS,
     STRING,
     Schema,
@@ -170,6 +171,16 @@ def _dashboard_paths() -> dict[str, Schema]:
     }
 
 
+INVITE_BODY = obj(
+    {
+        "expires_in": {"type": "integer", "minimum": 1, "maximum": 30 * 86400},
+        "label": STRING,
+        "nickname": STRING,
+    },
+    optional=("expires_in", "label", "nickname"),
+)
+
+
 def _contact_paths() -> dict[str, Schema]:
     return {
         "/api/v1/contacts": {
@@ -226,14 +237,16 @@ def _contact_paths() -> dict[str, Schema]:
                 "Make a single-use invite",
                 {"201": _json(ref("Invite"), "made")},
                 tag="contacts",
-                body=obj(
-                    {
-                        "expires_in": {"type": "integer", "minimum": 1, "maximum": 30 * 86400},
-                        "label": STRING,
-                        "nickname": STRING,
-                    },
-                    optional=("expires_in", "label", "nickname"),
-                ),
+                body=INVITE_BODY,
+            ),
+        },
+        "/api/v1/invites/qr": {
+            "post": _op(
+                "makeInviteWithQr",
+                "Make a single-use invite, with its QR code as an SVG document (the dashboard's)",
+                {"201": _json(obj({**INVITE["properties"], "qr_svg": STRING}), "made")},
+                tag="contacts",
+                body=INVITE_BODY,
             ),
         },
     }
@@ -278,12 +291,35 @@ def _memory_paths() -> dict[str, Schema]:
         prefix + "/search": {
             "get": _op(
                 "searchMemory",
-                "Live entries matching every word",
-                {"200": entries},
+                "Live entries by words (BM25), meaning (vectors) or both (reciprocal rank fusion)",
+                {
+                    "200": _json(
+                        obj(
+                            {
+                                "mode": {
+                                    "type": "string",
+                                    "enum": ["keyword", "semantic", "hybrid"],
+                                },
+                                "entries": array(ref("SearchHit")),
+                            }
+                        )
+                    ),
+                    "503": _json(ref("Error"), "search by meaning is off or its model failed"),
+                },
                 tag="memory",
                 params=[
                     _query("q", {"type": "string", "minLength": 1}, "the words", required=True),
+                    _query(
+                        "mode",
+                        {"type": "string", "enum": ["keyword", "semantic", "hybrid"]},
+                        "how to rank (default hybrid)",
+                    ),
                     SPACE,
+                    _query("topic", STRING, "only entries with this topic"),
+                    _query("tag", STRING, "only entries with this tag (repeatable: all of them)"),
+                    _query("author", {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "author key"),
+                    _query("since_ms", {"type": "integer", "minimum": 0}, "written at or after"),
+                    _query("until_ms", {"type": "integer", "minimum": 0}, "written at or before"),
                     _query("limit", LIMIT, "at most this many"),
                 ],
             )

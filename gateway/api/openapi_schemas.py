@@ -114,6 +114,20 @@ ENTRY = obj(
 
 SHOWN_ENTRY = {"allOf": [ref("Entry"), obj({"replaced_by": nullable(STRING)}, more=True)]}
 
+SEARCH_HIT = obj(
+    {
+        **ENTRY["properties"],
+        "score": NUMBER,
+        "match": obj(
+            {
+                "keyword_rank": nullable(INT),
+                "semantic_rank": nullable(INT),
+                "similarity": nullable(NUMBER),
+            }
+        ),
+    }
+)
+
 MEMORY_STATS = obj(
     {
         "entries": INT,
@@ -176,8 +190,16 @@ ROUND_START = obj(
             optional=("answer", "reveal", "review", "synthesis"),
         ),
         "space": STRING,
+        "context": {
+            "oneOf": [
+                {"type": "string", "enum": ["auto", "none"]},
+                array({"type": "string", "pattern": "^[0-9a-f]{8,64}$"}),
+            ],
+            "description": "memory entries the question carries: the most relevant of the "
+            "space (auto; the default when memory.council_context is on), none, or these ids",
+        },
     },
-    optional=("participants", "times", "space"),
+    optional=("participants", "times", "space", "context"),
 )
 
 CONTACT = obj(
@@ -274,6 +296,7 @@ SCHEMAS: dict[str, Schema] = {
     "Message": MESSAGE,
     "Entry": ENTRY,
     "ShownEntry": SHOWN_ENTRY,
+    "SearchHit": SEARCH_HIT,
     "MemoryStats": MEMORY_STATS,
     "Verify": VERIFY,
     "SyncResult": SYNC_RESULT,

@@ -51,7 +51,7 @@ class RoundsRoutes:
             return json_error(400, "bad_request", "expected a JSON object")
         if not isinstance(data, dict) or not isinstance(data.get("question"), str):
             return json_error(400, "bad_request", 'expected JSON {"question": "...", ...}')
-        unknown = set(data) - {"question", "participants", "times", "space"}
+        unknown = set(data) - {"question", "participants", "times", "space", "context"}
         if unknown:
             return json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
         names = data.get("participants")
@@ -64,7 +64,17 @@ class RoundsRoutes:
         space = data.get("space", "default")
         if not isinstance(space, str):
             return json_error(400, "bad_request", '"space" must be the name of a memory space')
-        rid = self.rounds.ask(data["question"], peers, times_from(data.get("times")), space)
+        context = data.get("context")
+        if context is not None and not (
+            context in ("auto", "none")
+            or (isinstance(context, list) and all(isinstance(c, str) for c in context))
+        ):
+            return json_error(
+                400, "bad_request", '"context" is "auto", "none" or a list of entry ids'
+            )
+        rid = await self.rounds.ask_with_context(
+            data["question"], peers, times_from(data.get("times")), space, context
+        )
         return web.json_response(self.rounds.view(rid), status=201)
 
     async def _list(self, request: web.Request) -> web.Response:

@@ -41,9 +41,19 @@ def register(sub: Any) -> None:
     lst = _add(cmds, "list", "the newest live entries", run_list)
     lst.add_argument("--space", default=None, help="only this space")
     lst.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
-    search = _add(cmds, "search", "full-text search of bodies, topics and tags", run_search)
-    search.add_argument("words", nargs="+", help="words that must all appear")
+    search = _add(cmds, "search", "search by words, by meaning, or both", run_search)
+    search.add_argument("words", nargs="+", help="what to look for")
+    search.add_argument(
+        "--mode", choices=("keyword", "semantic", "hybrid"), default="hybrid",
+        help="keyword: BM25 over the words; semantic: by meaning (vectors); hybrid (default): "
+        "both, fused by reciprocal rank",
+    )  # fmt: skip
     search.add_argument("--space", default=None, help="only this space")
+    search.add_argument("--topic", default=None, help="only entries with this topic")
+    search.add_argument(
+        "--tag", action="append", default=[], help="only entries with this tag (repeatable)"
+    )
+    search.add_argument("--author", default=None, help="only this author (identity key, hex)")
     search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
     sync = _add(cmds, "sync", "sync with every online contact now", run_sync)
     sync.add_argument(
@@ -154,9 +164,16 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    query = {"q": " ".join(args.words), "limit": str(args.limit)}
-    query |= {"space": args.space} if args.space else {}
+    query: list[tuple[str, str]] = [
+        ("q", " ".join(args.words)), ("mode", args.mode), ("limit", str(args.limit))
+    ]  # fmt: skip
+    for name in ("space", "topic", "author"):
+        if getattr(args, name):
+            query.append((name, getattr(args, name)))
+    query += [("tag", t) for t in args.tag]
     reply = _call(args, "GET", "/search?" + urllib.parse.urlencode(query))
+    if not args.json and reply.get("mode") != args.mode:
+        print(f"(search by meaning is unavailable: ranked by {reply.get('mode')} only)")
     return _print_entries(args, reply["entries"])
 
 

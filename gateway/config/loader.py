@@ -31,6 +31,7 @@ from gateway.config.schema import (
     ControlConfig,
     GatewayConfig,
     HttpConfig,
+    Level,
     LoggingConfig,
     NodeConfig,
     OnionConfig,
@@ -146,7 +147,7 @@ def build_config(top: Section) -> GatewayConfig:
         onion=OnionConfig(virtual_port=_onion_port(top.sub("onion"))),
         http=_http(top.sub("http")),
         logging=_logging(top.sub("logging")),
-        memory=build_memory(top.sub("memory")),
+        memory=build_memory(top.sub("memory"), paranoid=security.level is Level.PARANOID),
         ai=parse_ai_config(top.data.get("ai"), file=top.file),
         api=_api(top.sub("api")),
     )

@@ -1,4 +1,4 @@
-"""The ``memory:`` section: spaces (who shares which memories) and the sync interval."""
+"""The ``memory:`` section: spaces (who shares which memories), sync, search and context."""
 
 from __future__ import annotations
 
@@ -15,15 +15,21 @@ EVERYONE = "all"
 MAX_SPACES = 64
 
 
-def build_memory(section: Section) -> MemoryConfig:
-    """Read ``memory.spaces`` (name -> ``all`` or a list of contacts) and ``sync_interval``."""
-    section.check_keys(("spaces", "sync_interval"))
+def build_memory(section: Section, *, paranoid: bool = False) -> MemoryConfig:
+    """Read ``memory.spaces`` (name -> ``all`` or a list of contacts), ``sync_interval``,
+    ``semantic``, ``council_context`` (default off at PARANOID) and ``context_entries``."""
+    section.check_keys(
+        ("spaces", "sync_interval", "semantic", "council_context", "context_entries")
+    )
     spaces = section.sub("spaces")
     if len(spaces.data) > MAX_SPACES:
         raise section.error("spaces", f"at most {MAX_SPACES} spaces", len(spaces.data))
     return MemoryConfig(
         spaces=tuple(_space(spaces, name) for name in spaces.data),
         sync_interval=section.number("sync_interval", 60.0, 1.0, 86_400.0),
+        semantic=section.boolean("semantic", True),
+        council_context=section.boolean("council_context", not paranoid),
+        context_entries=section.integer("context_entries", 5, 1, 20),
     )
 
 

@@ -191,6 +191,13 @@ class MemoryConfig:
     spaces: tuple[SpaceConfig, ...] = ()
     #: seconds between background syncs with each online contact
     sync_interval: float = 60.0
+    #: search by meaning: entries are embedded (on this machine) and searched by vector
+    semantic: bool = True
+    #: a council round asked here carries the memory entries relevant to its question
+    #: (and participants add theirs); default on, off at PARANOID
+    council_context: bool = True
+    #: how many entries a round's context carries from each side
+    context_entries: int = 5
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ memory:
   spaces:                     # which contacts share which memories
     default: all              # e.g. work: [bob, carol]
   sync_interval: 60           # seconds between background syncs with each contact
+  semantic: true              # search by meaning too (a model bundled, run on this machine)
+  # council_context: true     # rounds carry relevant entries (default: off at paranoid)
 
 ai:                           # the AIs this node asks in convergence rounds (docs/CONFIG.md)
   adapters: []                # e.g. Ollama on this machine, or a hosted API (via tor):

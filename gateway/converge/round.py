@@ -6,10 +6,12 @@ import enum
 import hashlib
 import itertools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.converge import context
 from gateway.converge.messages import (
     KEY_BYTES,
     Body,
@@ -206,14 +208,19 @@ def check_round_id(body: Body, rnd: Round) -> None:
         raise ConvergeMessageError("message is for another round")
 
 
-def answer_prompt(rnd: Round) -> str:
-    """The prompt each participant gives its AI in stage 1."""
+def answer_prompt(rnd: Round, own_context: Sequence[str] = ()) -> str:
+    """The prompt each participant gives its AI in stage 1: the asker's context (if
+    the question carries some) and ``own_context`` (lines from this participant's
+    memory) apart from the question, each saying whose it is."""
+    asker_lines, question = context.split(rnd.question)
+    shown = context.section(asker_lines, own_context)
     return (
         f"{ANSWER_HEADER}\n"
         "You are one member of a council of independent AI assistants. "
         "Answer the question on your own.\n"
         f"RUBRIC: {rnd.rubric}\n"
-        f"{QUESTION_MARK}\n{rnd.question}\n"
+        + (f"{shown}\n" if shown else "")
+        + f"{QUESTION_MARK}\n{question}\n"
     )
 
 

@@ -28,8 +28,13 @@ class NodeApi:
         return await request(self.endpoint, self.token, method, path, body)
 
     async def get(self, path: str, **query: object) -> Any:
-        args = {k: str(v) for k, v in query.items() if v is not None}
-        return await self.call("GET", path + (f"?{urlencode(args)}" if args else ""))
+        """GET ``path`` with a query (None values left out; a list repeats its name)."""
+        args = {
+            k: [str(x) for x in v] if isinstance(v, list | tuple) else str(v)
+            for k, v in query.items()
+            if v is not None
+        }
+        return await self.call("GET", path + (f"?{urlencode(args, doseq=True)}" if args else ""))
 
     async def follow(self, round_id: str) -> AsyncIterator[dict[str, Any]]:
         """The round's view now and at each change, until it is over (NDJSON)."""

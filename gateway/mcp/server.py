@@ -55,17 +55,6 @@ def _path_id(value: str, what: str) -> str:
     return quote(value, safe="")
 
 
-def _with_tags(
-    entries: list[dict[str, Any]], topic: str | None, tags: list[str] | None
-) -> list[dict[str, Any]]:
-    wanted = set(tags or ())
-    return [
-        e
-        for e in entries
-        if (topic is None or e.get("topic") == topic) and wanted <= set(e.get("tags") or ())
-    ]
-
-
 def round_summary(view: dict[str, Any]) -> dict[str, Any]:
     """What an AI needs of a finished round: the synthesis, ranked answers, faults, the id."""
     result = view.get("result") or {}
@@ -101,18 +90,23 @@ def build_server(node: NodeApi) -> MCPServer:
         topic: str | None = None,
         tags: list[str] | None = None,
         limit: int = 10,
+        mode: str = "hybrid",
     ) -> dict[str, Any]:
-        """Search the shared memory for entries matching the words of ``query``.
+        """Search the shared memory by meaning and by words for ``query``.
 
+        ``mode``: ``hybrid`` (default: both, fused), ``semantic`` (by meaning: finds
+        entries that say the same in other words) or ``keyword`` (BM25 over the words).
         Optionally only in one ``space``, with a ``topic``, or carrying all ``tags``.
         """
         if not query.strip():
             raise ToolError("bad_request: query (the words to search for) is required")
         if not 1 <= limit <= 100:
             raise ToolError("bad_request: limit must be from 1 to 100")
-        fetch = limit if topic is None and not tags else min(1000, limit * 10)
-        found = await _api(node.get("/api/v1/memory/search", q=query, space=space, limit=fetch))
-        return {"entries": _with_tags(found["entries"], topic, tags)[:limit]}
+        if mode not in ("hybrid", "semantic", "keyword"):
+            raise ToolError("bad_request: mode is one of hybrid, semantic, keyword")
+        query_args = {"q": query, "mode": mode, "space": space, "topic": topic, "tag": tags}
+        found = await _api(node.get("/api/v1/memory/search", **query_args, limit=limit))
+        return {"mode": found.get("mode", mode), "entries": found["entries"]}
 
     @server.tool()
     async def memory_put(
@@ -131,9 +125,7 @@ def build_server(node: NodeApi) -> MCPServer:
     @server.tool()
     async def memory_get(id: str) -> dict[str, Any]:
         """One memory entry by id (the 64 hex digits, or a unique prefix of 8 or more)."""
-        entry: dict[str, Any] = await _api(
-            node.call("GET", f"/api/v1/memory/{_path_id(id, 'id')}")
-        )
+        entry: dict[str, Any] = await _api(node.call("GET", f"/api/v1/memory/{_path_id(id, 'id')}"))
         return entry
 
     @server.tool()

@@ -1,21 +1,49 @@
-"""The memory store: SQLite (WAL, synchronous=FULL) with FTS5 search, spaces and a Merkle log."""
+"""The memory store: SQLite (WAL, synchronous=FULL) with FTS5 and vector search, spaces
+and a Merkle log.
+
+Search by meaning: with an :class:`~gateway.memory.embed.Embedder`, an entry written
+with its vector ready (:meth:`MemoryStore.provide_vectors`, computed in a worker
+beforehand) gets it in the same transaction; an entry that arrives without one (from
+sync) is listed by :meth:`MemoryStore.unembedded` until :meth:`MemoryStore.add_vectors`
+stores its vector. Vectors of another model are dropped when the model changes, and
+the entries are embedded again.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from gateway.errors import EntryError, ForkError, GatewayError, StoreError, map_exceptions
-from gateway.memory import merkle
+from gateway.memory import merkle, vecindex
+from gateway.memory.embed import Embedder, Vectors
 from gateway.memory.entry import Entry, Kind, decode_entry, load_entry
 from gateway.memory.merkle import SignedTreeHead
+from gateway.memory.ranking import (
+    MIN_SIMILARITY,
+    NO_FILTERS,
+    Filters,
+    Mode,
+    SearchHit,
+    keyword_terms,
+    rrf,
+)
 from gateway.memory.spaces import DEFAULT_SPACE, Space, check_space_name
 from gateway.storage.db import create_private
 
 MAX_PENDING = 10_000
+#: candidates each ranking contributes before filters and fusion (at least)
+POOL = 100
+#: candidates the sign-bit scan hands to the exact ranking, per result asked for
+BITS_PER_RESULT = 30
+#: vectors computed ahead of their entry's write, kept at most (oldest dropped)
+MAX_READY = 4096
 _SQL_ERRORS: Mapping[type[BaseException], type[GatewayError]] = {sqlite3.Error: StoreError}
 
 _SCHEMA = """
@@ -65,19 +93,49 @@ class BatchResult:
 class MemoryStore:
     """Entries of all spaces, verified on insert; one SQLite database file."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, embedder: Embedder | None = None) -> None:
         #: the database file (``:memory:`` for a store that lives in memory only)
         self.path = path
+        #: computes vectors for search by meaning (None: keyword search only)
+        self.embedder = embedder
+        #: called when an entry is stored without its vector (the indexer's wake-up)
+        self.on_unembedded: Callable[[], None] | None = None
+        self._ready: dict[bytes, Vectors] = {}
+        self._bits = False
         if str(path) != ":memory:":
             create_private(Path(path))  # 0600, like the rest of the state directory
+        if embedder is not None:
+            vecindex.register_sqlite_vec()
         with map_exceptions(_SQL_ERRORS):
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(vecindex.VECTORS_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO spaces VALUES (?, 1)", (DEFAULT_SPACE,))
+            if embedder is not None:
+                self._bits = vecindex.connect_hook(self._db)
+                self._use_model(embedder)
             rows = self._db.execute("SELECT id FROM entries ORDER BY log_index").fetchall()
         self._leaves = [merkle.leaf_hash(r[0]) for r in rows]
+
+    def _use_model(self, embedder: Embedder) -> None:
+        """Record the model; vectors of another model (or dimension) are dropped."""
+        row = self._db.execute("SELECT model, dim FROM vector_model").fetchone()
+        if row is not None and tuple(row) != (embedder.name, embedder.dim):
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM entry_vectors")
+            if self._bits:
+                self._db.execute(f"DROP TABLE IF EXISTS {vecindex.bits_table(int(row[1]))}")
+            self._db.execute("DELETE FROM vector_model")
+            self._db.execute("COMMIT")
+            row = None
+        if row is None:
+            self._db.execute(
+                "INSERT INTO vector_model VALUES (1, ?, ?)", (embedder.name, embedder.dim)
+            )
+        if self._bits:
+            vecindex.create_bits(self._db, embedder.dim)
 
     @classmethod
     def snapshot(cls, path: Path) -> MemoryStore:
@@ -282,7 +340,64 @@ class MemoryStore:
              int(entry.kind), entry.target, entry.encode(), self.log_size()),
         )  # fmt: skip
         self._index_text(db, cur.lastrowid, entry)
+        if self.embedder is not None and entry.kind is not Kind.TOMBSTONE:
+            vector = self._ready.pop(_text_key(embed_text(entry)), None)
+            if vector is not None and cur.lastrowid is not None:
+                self._write_vector(db, cur.lastrowid, vector)
+            elif self.on_unembedded is not None:
+                self.on_unembedded()
         self._leaves.append(merkle.leaf_hash(entry.id))
+
+    def _write_vector(self, db: sqlite3.Connection, rowid: int, vector: Vectors) -> None:
+        assert self.embedder is not None
+        db.execute(
+            "INSERT OR REPLACE INTO entry_vectors VALUES (?, ?, ?)",
+            (rowid, self.embedder.name, vecindex.to_blob(vector)),
+        )
+        if self._bits:
+            table = vecindex.bits_table(self.embedder.dim)
+            db.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))  # noqa: S608
+            db.execute(
+                f"INSERT INTO {table} (rowid, embedding) VALUES (?, vec_bit(?))",  # noqa: S608
+                (rowid, vecindex.sign_bits(vector)),
+            )
+
+    # --- vectors --------------------------------------------------------------
+
+    def provide_vectors(self, texts: Iterable[str], vectors: Vectors) -> None:
+        """Vectors computed ahead for these texts (see :func:`embed_text`): the entries
+        written next with these texts get them in their own transaction."""
+        for text, vector in zip(texts, vectors, strict=True):
+            self._ready[_text_key(text)] = vector
+        while len(self._ready) > MAX_READY:
+            del self._ready[next(iter(self._ready))]
+
+    def unembedded(self, limit: int) -> list[tuple[int, str]]:
+        """(rowid, text) of up to ``limit`` stored entries that have no vector yet."""
+        if self.embedder is None:
+            return []
+        rows = self._rows(
+            "SELECT e.rowid, e.raw FROM entries e LEFT JOIN entry_vectors v "
+            "ON v.rowid = e.rowid WHERE v.rowid IS NULL AND e.kind != ? LIMIT ?",
+            (int(Kind.TOMBSTONE), limit),
+        )
+        return [(int(str(r)), embed_text(decode_entry(_blob(raw)))) for r, raw in rows]
+
+    def add_vectors(self, items: Iterable[tuple[int, Vectors]]) -> int:
+        """Store vectors of entries (by rowid) in one transaction; how many were new."""
+        added = 0
+        with self._transaction() as db:
+            for rowid, vector in items:
+                exists = db.execute("SELECT 1 FROM entries WHERE rowid = ?", (rowid,)).fetchone()
+                had = db.execute("SELECT 1 FROM entry_vectors WHERE rowid = ?", (rowid,)).fetchone()
+                if exists and not had:
+                    self._write_vector(db, rowid, vector)
+                    added += 1
+        return added
+
+    def vector_count(self) -> int:
+        """Number of entries with a vector of the current model."""
+        return int(str(self._rows("SELECT COUNT(*) FROM entry_vectors")[0][0]))
 
     def _index_text(self, db: sqlite3.Connection, rowid: int | None, entry: Entry) -> None:
         db.execute(
@@ -393,22 +508,138 @@ class MemoryStore:
             yield int(str(index)), decode_entry(_blob(raw))
 
     def search(self, text: str, *, space: str | None = None, limit: int = 20) -> list[Entry]:
-        """Live entries whose body, topic or tags contain every word of ``text``.
+        """Live entries matching words of ``text``, best BM25 first (keyword mode)."""
+        hits = self.search_hits(text, mode=Mode.KEYWORD, filters=Filters(space=space), limit=limit)
+        return [h.entry for h in hits]
 
-        Tombstones and entries superseded or deleted by their own author are left out.
+    def search_hits(
+        self,
+        text: str,
+        *,
+        mode: Mode = Mode.HYBRID,
+        filters: Filters = NO_FILTERS,
+        limit: int = 20,
+        query_vector: Vectors | None = None,
+    ) -> list[SearchHit]:
+        """Live entries for ``text``, best first, by words, meaning or both (RRF).
+
+        Tombstones and entries superseded or deleted by their own author are left
+        out. ``keyword`` ranks by BM25 over entries holding any word of ``text``;
+        ``semantic`` by cosine similarity of ``query_vector`` (the embedding of
+        ``text``) to the entries' vectors; ``hybrid`` fuses both rankings. Without a
+        vector (or embedder), semantic finds nothing and hybrid is keyword alone.
         """
-        words = [w.replace('"', '""') for w in text.split()]
+        pool = max(POOL, 5 * limit)
+        keyword: list[tuple[Entry, float]] = []
+        semantic: list[tuple[Entry, float]] = []
+        if mode is not Mode.SEMANTIC:
+            keyword = self._keyword(text, filters, pool)
+        if mode is not Mode.KEYWORD and query_vector is not None and self.embedder is not None:
+            semantic = self._semantic(query_vector, filters, pool)
+        if mode is Mode.KEYWORD:
+            return [
+                SearchHit(e, -score, keyword_rank=i)
+                for i, (e, score) in enumerate(keyword[:limit], 1)
+            ]
+        if mode is Mode.SEMANTIC:
+            return [
+                SearchHit(e, sim, semantic_rank=i, similarity=sim)
+                for i, (e, sim) in enumerate(semantic[:limit], 1)
+            ]
+        entries = {e.id: e for e, _ in keyword} | {e.id: e for e, _ in semantic}
+        sims = {e.id: sim for e, sim in semantic}
+        fused = rrf({"keyword": [e.id for e, _ in keyword], "semantic": list(sims)})
+        return [
+            SearchHit(entries[i], score, ranks.get("keyword"), ranks.get("semantic"), sims.get(i))
+            for i, score, ranks in fused[:limit]
+        ]
+
+    _LIVE = (
+        "e.kind != ? AND NOT EXISTS (SELECT 1 FROM entries t WHERE t.target = e.id "
+        "AND t.author = e.author AND t.space = e.space)"
+    )
+
+    @staticmethod
+    def _where(filters: Filters) -> tuple[str, tuple[object, ...]]:
+        """SQL conditions (on ``e``) and their arguments for the filters SQL can apply."""
+        return (
+            "(? IS NULL OR e.space = ?) AND (? IS NULL OR e.author = ?) "
+            "AND (? IS NULL OR e.ts >= ?) AND (? IS NULL OR e.ts <= ?)",
+            (filters.space, filters.space, filters.author, filters.author,
+             filters.since_ms, filters.since_ms, filters.until_ms, filters.until_ms),
+        )  # fmt: skip
+
+    def _keyword(self, text: str, filters: Filters, pool: int) -> list[tuple[Entry, float]]:
+        """(entry, bm25) of live entries holding any word of ``text``, best first."""
+        words = [w.replace('"', '""') for w in keyword_terms(text)]
         if not words:
             return []
-        query = " ".join(f'"{w}"' for w in words)
+        query = " OR ".join(f'"{w}"' for w in words)
+        where, args = self._where(filters)
         sql = (
-            "SELECT e.raw FROM entries_fts f JOIN entries e ON e.rowid = f.rowid "
-            "WHERE entries_fts MATCH ? AND e.kind != ? AND (? IS NULL OR e.space = ?) "
-            "AND NOT EXISTS (SELECT 1 FROM entries t WHERE t.target = e.id "
-            "AND t.author = e.author AND t.space = e.space) ORDER BY f.rank LIMIT ?"
+            "SELECT e.raw, f.rank FROM entries_fts f JOIN entries e ON e.rowid = f.rowid "  # noqa: S608
+            f"WHERE entries_fts MATCH ? AND {self._LIVE} AND {where} ORDER BY f.rank LIMIT ?"
         )
-        rows = self._rows(sql, (query, int(Kind.TOMBSTONE), space, space, limit))
-        return [decode_entry(_blob(r[0])) for r in rows]
+        found: list[tuple[Entry, float]] = []
+        rows = self._rows(sql, (query, int(Kind.TOMBSTONE), *args, pool))
+        for raw, rank in rows:
+            entry = decode_entry(_blob(raw))
+            if filters.admits(entry):
+                found.append((entry, float(str(rank))))
+        return found
+
+    def _semantic(self, vector: Vectors, filters: Filters, pool: int) -> list[tuple[Entry, float]]:
+        """(entry, cosine similarity) of live entries nearest to ``vector``, best first."""
+        assert self.embedder is not None
+        dim = self.embedder.dim
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if query.shape != (dim,):
+            raise StoreError(f"a query vector has {query.size} dimensions, the model {dim}")
+        narrowed = any(
+            v is not None for v in (filters.space, filters.author, filters.since_ms,
+                                    filters.until_ms)
+        )  # fmt: skip
+        if self._bits and not narrowed:
+            k = min(4096, max(BITS_PER_RESULT * pool // 5, 300))
+            candidates = self._rows(
+                f"SELECT v.rowid, v.vec FROM {vecindex.bits_table(dim)} b "  # noqa: S608
+                "JOIN entry_vectors v ON v.rowid = b.rowid "
+                "WHERE b.embedding MATCH vec_bit(?) AND k = ?",
+                (vecindex.sign_bits(query), k),
+            )
+        else:
+            where, args = self._where(filters)
+            candidates = self._rows(
+                "SELECT v.rowid, v.vec FROM entry_vectors v JOIN entries e ON e.rowid = v.rowid "  # noqa: S608
+                f"WHERE {where}",
+                args,
+            )
+        if not candidates:
+            return []
+        rowids = [int(str(r)) for r, _ in candidates]
+        sims = vecindex.from_blobs([_blob(v) for _, v in candidates], dim) @ query
+        found: list[tuple[Entry, float]] = []
+        order = np.argsort(-sims, kind="stable")
+        for start in range(0, len(order), pool):
+            chunk = [rowids[int(i)] for i in order[start : start + pool]]
+            by_row = self._live_rows(chunk)
+            for i in order[start : start + pool]:
+                if sims[int(i)] < MIN_SIMILARITY:
+                    return found[:pool]
+                entry = by_row.get(rowids[int(i)])
+                if entry is not None and filters.admits(entry):
+                    found.append((entry, float(sims[int(i)])))
+            if len(found) >= pool:
+                break
+        return found[:pool]
+
+    def _live_rows(self, rowids: list[int]) -> dict[int, Entry]:
+        marks = ",".join("?" * len(rowids))
+        rows = self._rows(
+            f"SELECT e.rowid, e.raw FROM entries e WHERE e.rowid IN ({marks}) AND {self._LIVE}",  # noqa: S608
+            (*rowids, int(Kind.TOMBSTONE)),
+        )
+        return {int(str(r)): decode_entry(_blob(raw)) for r, raw in rows}
 
     def recent(
         self, *, space: str | None = None, limit: int = 50, before_ms: int | None = None
@@ -480,6 +711,20 @@ class MemoryStore:
                 "INSERT OR REPLACE INTO tree_heads VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (owner, role, sth.size, sth.root, sth.timestamp_ms, sth.signer, sth.signature),
             )
+
+
+def embed_text(entry: Entry) -> str:
+    """What is embedded of an entry: its topic, tags and body, a line each."""
+    return text_to_embed(entry.topic, entry.tags, entry.body)
+
+
+def text_to_embed(topic: str, tags: Iterable[str], body: str) -> str:
+    """What is embedded of an entry with this topic, these tags and this body."""
+    return "\n".join(p for p in (topic, " ".join(tags), body) if p)
+
+
+def _text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
 
 
 def _blob(value: object) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -10,16 +11,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.errors import EntryError, StoreError
+from gateway.errors import EmbeddingError, EntryError, StoreError
 from gateway.memory.author import append_entry
 from gateway.memory.entry import Entry, Kind, public_bytes
 from gateway.memory.hub import SyncFinished
+from gateway.memory.ranking import NO_FILTERS, Filters, Mode, SearchHit
 from gateway.memory.spaces import DEFAULT_SPACE
-from gateway.memory.store import MemoryStore
+from gateway.memory.store import MemoryStore, text_to_embed
 from gateway.memory.verify import verify_file, verify_store
+from gateway.node.indexer import Indexer
 from gateway.node.memsync import MemorySync
 
 MAX_LIST = 1000
+log = logging.getLogger(__name__)
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
@@ -76,8 +80,12 @@ class MemoryService:
         key: Ed25519PrivateKey,
         sync: MemorySync,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        *,
+        indexer: Indexer | None = None,
     ) -> None:
         self.store = store
+        #: embeds entries and queries for search by meaning (None: keyword search only)
+        self.indexer = indexer
         self.key = key
         self.sync = sync
         self.clock_ms = clock_ms
@@ -107,6 +115,28 @@ class MemoryService:
         )  # fmt: skip
         self.sync.wrote(entry.space)
         return entry
+
+    async def write(
+        self,
+        body: str,
+        *,
+        space: str = DEFAULT_SPACE,
+        topic: str = "",
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, object] | None = None,
+        supersedes: bytes | None = None,
+    ) -> Entry:
+        """:meth:`put`, with the entry's vector computed first in a worker and stored in
+        the same transaction (if the model fails, the entry is stored without one and
+        embedded later)."""
+        if self.indexer is not None:
+            try:
+                await self.indexer.prepare([text_to_embed(topic, tags, body)])
+            except EmbeddingError as exc:
+                log.warning("memory: entry written without its vector for now: %s", exc)
+        return self.put(
+            body, space=space, topic=topic, tags=tags, metadata=metadata, supersedes=supersedes
+        )
 
     def delete(self, entry_id: bytes) -> Entry:
         """Write a tombstone for one of our entries."""
@@ -151,8 +181,39 @@ class MemoryService:
         return self.store.recent(space=space, limit=min(limit, MAX_LIST), before_ms=before_ms)
 
     def search(self, text: str, *, space: str | None = None, limit: int = 20) -> list[Entry]:
-        """Live entries matching every word of ``text``."""
+        """Live entries matching words of ``text`` (keyword search, BM25)."""
         return self.store.search(text, space=space, limit=min(limit, MAX_LIST))
+
+    async def find(
+        self,
+        text: str,
+        *,
+        mode: Mode = Mode.HYBRID,
+        filters: Filters = NO_FILTERS,
+        limit: int = 20,
+    ) -> tuple[Mode, list[SearchHit]]:
+        """(the mode used, hits): search by words, meaning or both.
+
+        With search by meaning off or its model unusable, ``semantic`` raises
+        EmbeddingError and ``hybrid`` falls back to ``keyword`` (the mode returned says so).
+        """
+        vector = None
+        if mode is not Mode.KEYWORD:
+            if self.indexer is None:
+                if mode is Mode.SEMANTIC:
+                    raise EmbeddingError("search by meaning is off (memory.semantic: false)")
+                mode = Mode.KEYWORD
+            else:
+                try:
+                    vector = (await self.indexer.vectors([text]))[0]
+                except EmbeddingError:
+                    if mode is Mode.SEMANTIC:
+                        raise
+                    mode = Mode.KEYWORD
+        hits = self.store.search_hits(
+            text, mode=mode, filters=filters, limit=min(limit, MAX_LIST), query_vector=vector
+        )
+        return mode, hits
 
     async def sync_now(self, timeout: float) -> list[SyncFinished]:
         """Sync with every online contact now."""
@@ -189,7 +250,21 @@ class MemoryService:
             "log_size": self.store.log_size(),
             "rejections": self.store.rejection_counts(),
             "sync": dict(self.sync.counters),
+            "embedding": self.embedding_stats(),
             "last_sync": {p.hex(): t for p, t in self.sync.last_sync.items()},
+        }
+
+    def embedding_stats(self) -> dict[str, Any]:
+        """The model, how many entries have a vector, and how many wait for one."""
+        if self.indexer is None:
+            return {"enabled": False}
+        return {
+            "enabled": True,
+            "model": self.indexer.embedder.name,
+            "dim": self.indexer.embedder.dim,
+            "vectors": self.store.vector_count(),
+            "waiting": self.indexer.pending(),
+            "error": self.indexer.error,
         }
 
     def _check_not_just_restored(self) -> None:

@@ -28,8 +28,11 @@ from gateway.converge.adapters.base import Adapter
 from gateway.converge.adapters.config import AIConfig
 from gateway.converge.adapters.scripted import ScriptedAdapter, ScriptedFault
 from gateway.converge.asker import Asker
+from gateway.converge.context import ContextItem, attach
+from gateway.converge.context import split as split_context
 from gateway.converge.core import (
     AIRequest,
+    AITask,
     FaultRecorded,
     Output,
     Refused,
@@ -44,9 +47,10 @@ from gateway.converge.messages import decode, public_bytes
 from gateway.converge.misbehave import outgoing
 from gateway.converge.participant import Participant
 from gateway.converge.ratelimit import RateLimiter
-from gateway.converge.round import Stage, StageTimes, parse_round
+from gateway.converge.round import Round, Stage, StageTimes, answer_prompt, parse_round
 from gateway.converge.synthesis import Result
 from gateway.errors import ConvergeMessageError, GatewayError, RoundError
+from gateway.memory.ranking import Filters
 from gateway.memory.spaces import DEFAULT_SPACE
 from gateway.node.memops import MemoryService
 from gateway.node.roundstore import RoundStore
@@ -83,8 +87,13 @@ class RoundsService:
         *,
         names: Callable[[bytes], str | None] = lambda _: None,
         clock: Callable[[], float] = time.time,
+        context: bool = False,
+        context_entries: int = 5,
     ) -> None:
         self.key = key
+        #: rounds carry memory context (memory.council_context) of this many entries a side
+        self.context = context
+        self.context_entries = context_entries
         self.me = public_bytes(key)
         self.links = links
         self.store = store
@@ -142,6 +151,45 @@ class RoundsService:
         self.views[rid]["space"] = space
         self._outputs(rid, asker, asker.start())
         return rid
+
+    async def ask_with_context(
+        self,
+        question: str,
+        participants: list[bytes],
+        times: StageTimes | None = None,
+        space: str = DEFAULT_SPACE,
+        context: str | list[str] | None = None,
+    ) -> bytes:
+        """:meth:`ask`, the question carrying memory context: ``"auto"`` (the entries of
+        ``space`` most relevant to it), ``"none"``, or a list of entry ids; None: ``auto``
+        when memory.council_context is on, else ``none``. The round's view lists it."""
+        choice = context if context is not None else ("auto" if self.context else "none")
+        items: list[ContextItem] = []
+        if choice == "auto":
+            items = await self._relevant(question, Filters(space=space), "the asker")
+        elif isinstance(choice, list):
+            for text in choice:
+                entry = self.memory.store.get(self.memory.resolve(text))
+                if entry is None or entry.space != space:
+                    raise RoundError(f"context entry {text[:16]} is not in space {space!r}")
+                items.append(ContextItem("the asker", entry.id.hex(), entry.body))
+        elif choice != "none":
+            raise RoundError('context is "auto", "none" or a list of entry ids')
+        rid = self.ask(attach(question, items), participants, times, space)
+        self.views[rid]["question"] = question
+        self.views[rid]["context"] = [
+            {"source": i.source, "entry": i.entry_id, "text": i.text} for i in items
+        ]
+        return rid
+
+    async def _relevant(self, question: str, filters: Filters, source: str) -> list[ContextItem]:
+        """The live entries most relevant to ``question`` (hybrid search), as context."""
+        _, hits = await self.memory.find(question, filters=filters, limit=self.context_entries)
+        return [
+            ContextItem(source, h.entry.id.hex(), h.entry.body)
+            for h in hits
+            if h.entry.topic != RESULT_TOPIC  # earlier council results are not evidence
+        ]
 
     # --- the channel -------------------------------------------------------------------
 
@@ -303,11 +351,30 @@ class RoundsService:
     async def _ask_ai(self, rid: bytes, participant: Participant, req: AIRequest) -> None:
         assert self.adapter is not None
         started = self.clock()
+        if req.task is AITask.ANSWER and self.context and participant.round is not None:
+            req = await self._with_own_context(participant.round, req)
         outputs = await fulfil(participant, req, self.adapter, self.clock)
         view = self.views.get(rid)  # gone when the round ended while the AI was busy
         if view is not None:
             view["ai"].append({"task": req.task.value, "seconds": round(self.clock() - started, 3)})
         self._outputs(rid, participant, outputs)
+
+    async def _with_own_context(self, rnd: Round, req: AIRequest) -> AIRequest:
+        """The answer prompt with entries of ours that the asker may read (the spaces we
+        share with it) added, marked as ours."""
+        if rnd.asker == self.me:
+            return req  # our own round: the asker's context is ours already
+        _, question = split_context(rnd.question)
+        items: list[ContextItem] = []
+        try:
+            for space in self.memory.store.spaces_for_peer(rnd.asker):
+                items += await self._relevant(question, Filters(space=space), "your memory")
+        except GatewayError as exc:
+            log.info("round %s: no context of our own: %s", rnd.round_id.hex()[:8], exc)
+        if not items:
+            return req
+        lines = [i.line() for i in items[: self.context_entries]]
+        return AIRequest(req.request_id, req.task, answer_prompt(rnd, lines))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

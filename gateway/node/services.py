@@ -35,17 +35,19 @@ from gateway.contacts.client_auth import onion_client_auth_add_args, parse_auth_
 from gateway.contacts.local import client_auth_dir, install_contact_keys
 from gateway.converge.adapters.base import Adapter
 from gateway.converge.adapters.factory import build_adapter
-from gateway.errors import AdapterError, ContactError, GatewayError
+from gateway.errors import AdapterError, ContactError, EmbeddingError, GatewayError
 from gateway.link.channels import ChannelRegistry
 from gateway.link.front import FrontDoor
 from gateway.link.manager import LinkManager
 from gateway.link.protocol import LocalNode
+from gateway.memory.embed import Embedder, lazy_default
 from gateway.memory.hub import SyncHub
 from gateway.memory.store import MemoryStore
 from gateway.metrics import MetricsRoutes, NodeMetrics
 from gateway.node import authwatch
 from gateway.node.inbox import CHANNEL as INBOX_CHANNEL
 from gateway.node.inbox import Inbox
+from gateway.node.indexer import Indexer
 from gateway.node.memops import MemoryService
 from gateway.node.memsync import CHANNEL as MEMORY_CHANNEL
 from gateway.node.memsync import MemorySync
@@ -128,7 +130,8 @@ class NodeServices:
         db = open_db(paths.db)
         store: MemoryStore | None = None
         try:
-            store = MemoryStore(paths.memory_db)
+            embedder = _embedder(cfg)
+            store = MemoryStore(paths.memory_db, embedder=embedder)
             apply_migrations(db)
             policy = cfg.security.policy
             book = ContactBook(db, keys.signing_public)
@@ -169,7 +172,10 @@ class NodeServices:
             sync = MemorySync(hub, links, book, cfg.memory, restored_marker=paths.restored_marker)
             registry.register(MEMORY_CHANNEL, sync.handler)
             links.link_hooks.append(sync.on_link)
-            memory = MemoryService(store, keys.signing, sync)
+            memory = MemoryService(
+                store, keys.signing, sync,
+                indexer=Indexer(store, embedder) if embedder is not None else None,
+            )  # fmt: skip
             rounds = RoundsService(
                 keys.signing,
                 links,
@@ -178,6 +184,8 @@ class NodeServices:
                 cfg.ai,
                 answering_adapter(cfg, None),
                 names=lambda peer: c.nickname if (c := book.get(peer)) else None,
+                context=cfg.memory.council_context,
+                context_entries=cfg.memory.context_entries,
             )
             registry.register(
                 CONVERGE_CHANNEL, metrics.meter_handler(CONVERGE_CHANNEL, rounds.handler)
@@ -233,6 +241,8 @@ class NodeServices:
         await self.api.start()
         await self.links.start()
         self.tasks.append(asyncio.create_task(self.memory.sync.run(), name="memory-sync"))
+        if self.memory.indexer is not None:
+            self.tasks.append(asyncio.create_task(self.memory.indexer.run(), name="embedding"))
         self.tasks.append(asyncio.create_task(self.rounds.run(), name="rounds"))
         self.tasks.append(asyncio.create_task(self.feed.run(), name="event-feed"))
         return port
@@ -310,3 +320,14 @@ def answering_adapter(cfg: GatewayConfig, socks_port: int | None) -> Adapter | N
         if proxy is None:
             return None  # a hosted endpoint: usable once tor's SOCKS port is known
         raise
+
+
+def _embedder(cfg: GatewayConfig) -> Embedder | None:
+    """The bundled embedding model (loaded on first use), unless ``memory.semantic`` is off."""
+    if not cfg.memory.semantic:
+        return None
+    try:
+        return lazy_default()
+    except EmbeddingError as exc:
+        log.warning("memory: search by meaning is off: %s", exc)
+        return None

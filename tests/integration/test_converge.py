@@ -247,3 +247,50 @@ def test_a_participant_answers_through_the_anthropic_adapter(
     assert body["messages"][0]["role"] == "user" and body["max_tokens"] == 1024
     answers = {r["author"]["name"]: r["answer"] for r in view["result"]["ranked"] if r["author"]}
     assert answers.get("grace") == text, view["result"]
+
+
+FACT = "The code name of the Lisbon project is HERON-7."
+RECALL = "What is the code name of the Lisbon project?"
+QUICK = {"answer": 20, "reveal": 10, "review": 20, "synthesis": 20}
+
+
+def ask_round(config: Path, participants: list[str], context: str) -> dict[str, Any]:
+    """Start a round through the API and wait for its final view."""
+    body = {"question": RECALL, "participants": participants, "space": "council",
+            "context": context, "times": QUICK}  # fmt: skip
+    rid = api(config, "POST", "/api/v1/rounds", body)["round_id"]
+    view: dict[str, Any] = {}
+
+    def over() -> bool:
+        view.update(api(config, "GET", f"/api/v1/rounds/{rid}"))
+        return view["status"] not in ("running", "pending")
+
+    wait_for(over, 200, "the round to end")
+    return view
+
+
+def test_a_round_answers_from_memory_with_context_and_not_without(council: Council) -> None:
+    """Scripted AIs answer from their prompt: the fact is only in memory, so only a round
+    that carries it as context gets it right."""
+    a = council.nodes["a"]
+    fact = api(a, "POST", "/api/v1/memory", {"text": FACT, "space": "council"})["id"]
+    cold = ask_round(a, [], "none")  # alice's own AI alone, no context
+    assert cold["status"] == "ok", cold
+    assert "HERON-7" not in (cold["result"]["text"] or "") and cold["context"] == []
+    warm = ask_round(a, [], "auto")
+    assert warm["status"] == "ok", warm
+    assert "HERON-7" in warm["result"]["text"]
+    assert warm["question"] == RECALL
+    assert [(c["source"], c["entry"]) for c in warm["context"]][:1] == [("the asker", fact)]
+
+
+def test_a_participant_adds_context_from_memory_it_shares_with_the_asker(
+    council: Council,
+) -> None:
+    a, b = council.nodes["a"], council.nodes["b"]
+    fact = api(a, "POST", "/api/v1/memory", {"text": FACT, "space": "council"})["id"]
+    wait_for(lambda: has(b, fact), 180, "bob to receive the fact")
+    view = ask_round(a, ["bob"], "none")  # the asker sends no context; bob adds his own
+    answers = {r["author"]["name"]: r["answer"] for r in view["result"]["ranked"]}
+    assert "HERON-7" in (answers.get("bob") or ""), answers
+    assert "HERON-7" not in (answers.get("(this node)") or ""), answers

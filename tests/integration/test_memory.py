@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -100,8 +101,8 @@ def test_concurrent_writes_on_three_nodes_converge(trio: Trio) -> None:
     wait_for(lambda: all(ids(c) >= every for c in configs), CONVERGE_TIMEOUT, "75 entries on all")
     assert converged(configs)
     # a replicated entry is searchable where it arrived, and verifies everywhere
-    hits = api(trio.c, "GET", "/api/v1/memory/search?q=note+from+a&limit=100")["entries"]
-    assert {e["id"] for e in hits} == set(written["a"])
+    hits = api(trio.c, "GET", "/api/v1/memory/search?q=note&mode=keyword&tag=a&limit=100")
+    assert {e["id"] for e in hits["entries"]} == set(written["a"])
     for config in configs:
         report = verify(config)
         assert report["ok"] and report["entries"] >= 75, report
@@ -118,6 +119,40 @@ def test_contact_outside_a_space_never_receives_it(trio: Trio) -> None:
     assert count(trio.c, "ab") == 0
     # c offering entries in ab (which it may not share) is refused by a, not stored
     assert count(trio.a, "ab") == 1 and count(trio.b, "ab") == 1
+
+
+def test_an_entry_written_on_a_is_found_on_c_by_meaning(trio: Trio) -> None:
+    """A paraphrase that shares no word with the entry finds it on another node (which
+    embedded the entry itself after sync: vectors never cross links)."""
+    fact = put(trio.a, "Alice prefers tea over coffee in the morning", topic="habits")["id"]
+    question = "what hot drink does she like at breakfast"
+    wait_for(lambda: has(trio.c, fact), CONVERGE_TIMEOUT, "c to receive the entry")
+
+    def search(mode: str) -> dict[str, Any]:
+        found: dict[str, Any] = api(
+            trio.c, "GET", f"/api/v1/memory/search?q={question.replace(' ', '+')}&mode={mode}"
+        )
+        return found
+
+    def found_by_meaning() -> bool:
+        return any(e["id"] == fact for e in search("semantic")["entries"])
+
+    wait_for(found_by_meaning, 60, "c to embed the synced entry")  # embedded in the background
+    semantic = search("semantic")
+    assert semantic["mode"] == "semantic" and semantic["entries"][0]["id"] == fact
+    assert semantic["entries"][0]["match"]["similarity"] > 0.3
+    assert fact not in {e["id"] for e in search("keyword")["entries"]}  # no word in common
+    hybrid = search("hybrid")
+    assert hybrid["mode"] == "hybrid" and hybrid["entries"][0]["id"] == fact
+    assert hybrid["entries"][0]["match"] == {
+        "keyword_rank": None, "semantic_rank": 1,
+        "similarity": semantic["entries"][0]["match"]["similarity"],
+    }  # fmt: skip
+    embedding = stats(trio.c)["embedding"]
+    assert embedding["model"] == "all-MiniLM-L6-v2" and embedding["dim"] == 384
+    assert embedding["vectors"] >= 1 and embedding["error"] is None
+    printed = gateway_cli(trio.c, "memory", "search", "--mode", "semantic", *question.split())
+    assert fact[:16] in printed and "tea over coffee" in printed
 
 
 def test_offline_node_catches_up_on_1000_writes(trio: Trio) -> None:

@@ -108,3 +108,29 @@ export function openEvents(token, onEvent, onState) {
     },
   };
 }
+
+// An NDJSON stream (GET with the token): calls onItem(obj) per line until the server ends
+// it or `signal` aborts. Resolves when the stream ends; rejects like call() on errors.
+export async function follow(token, path, onItem, signal) {
+  const reply = await fetch(path, {
+    headers: { Authorization: `Bearer ${token}` },
+    cache: "no-store",
+    credentials: "omit",
+    signal,
+  });
+  if (reply.status === 401) throw new Unauthorized("the token was refused");
+  if (!reply.ok || !reply.body) throw new ApiError(reply.status, `http_${reply.status}`, reply.statusText);
+  const reader = reply.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, end).trim();
+      buffer = buffer.slice(end + 1);
+      if (line) onItem(JSON.parse(line));
+    }
+  }
+}

@@ -3,6 +3,7 @@
 
 import { Unauthorized, call, forgetToken, openEvents, saveToken, savedToken } from "./api.js";
 import { Traffic, drawLink } from "./chart.js";
+import { startViews, stopViews } from "./nav.js";
 import {
   addActivity, onionOf, renderMemory, renderPeers, renderRound, renderRoundList, renderStatus,
 } from "./views.js";
@@ -237,8 +238,8 @@ async function startRound(ev) {
 function start(token) {
   state.token = token;
   $("login").hidden = true;
-  $("dashboard").hidden = false;
   $("logout").hidden = false;
+  startViews(token, logout);
   state.events = openEvents(token, onEvent, (open) => {
     state.live = open;
     showConnection(true);
@@ -254,7 +255,7 @@ function logout(message) {
   if (state.events) state.events.stop();
   state.events = null;
   state.live = false;
-  $("dashboard").hidden = true;
+  stopViews();
   $("logout").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message || "";

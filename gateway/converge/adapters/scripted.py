@@ -15,6 +15,7 @@ import random
 import re
 from collections import Counter
 
+from gateway.converge import context
 from gateway.converge.adapters.base import DEFAULT_MAX_OUTPUT_BYTES, Adapter
 from gateway.converge.review import REVIEW_HEADER
 from gateway.converge.round import QUESTION_MARK
@@ -75,7 +76,13 @@ class ScriptedAdapter(Adapter):
             return self._review(prompt)
         if head == SYNTHESIS_HEADER:
             return self._synthesize(prompt)
-        return f"ANSWER: {self.belief(_question(prompt))}"
+        return f"ANSWER: {self.answer(prompt)}"
+
+    def answer(self, prompt: str) -> str:
+        """What this AI answers to a prompt: a fact its context states (as a model reading
+        its prompt would), else its :meth:`belief`."""
+        _, question = context.split(_question(prompt))
+        return recall(prompt, question) or self.belief(question)
 
     def belief(self, question: str) -> str:
         """What this AI holds to be the answer: right with probability ``accuracy``."""
@@ -91,7 +98,7 @@ class ScriptedAdapter(Adapter):
         return random.Random(hashlib.sha256(material).digest())
 
     def _review(self, prompt: str) -> str:
-        belief = self.belief(_question(prompt))
+        belief = self.answer(prompt)
         blocks = {lab: extract_answer(text) for lab, text in _BLOCK_RE.findall(prompt)}
         freq = Counter(blocks.values())
         rng = self._rng(prompt)
@@ -108,6 +115,21 @@ class ScriptedAdapter(Adapter):
         value = extract_answer(text)
         body = text.strip() if value is None else f"ANSWER: {value}"
         return f"The council's best-ranked answer {cite} holds.\n{body}"
+
+
+_ASKED = re.compile(r"^\s*what is (?:the )?(.+?)\s*\??\s*$", re.IGNORECASE)
+
+
+def recall(prompt: str, question: str) -> str | None:
+    """For "What is X?": the Y of a context line of ``prompt`` that says "X is Y"."""
+    asked = _ASKED.match(question)
+    if asked is None:
+        return None
+    stated = re.compile(rf"{re.escape(asked.group(1))} is ([^\s,;]+)", re.IGNORECASE)
+    for line in prompt.split("\n"):
+        if line.startswith("- from ") and (found := stated.search(line)):
+            return found.group(1).rstrip(".!?")
+    return None
 
 
 def _question(prompt: str) -> str:

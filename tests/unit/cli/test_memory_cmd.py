@@ -229,8 +229,32 @@ def test_search(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[s
     api = FakeApi({"entries": [ENTRY]})
     status, out, _ = run(monkeypatch, capsys, api, "search", "red", "fox&co", "--space", "w")
     assert status == 0
-    assert api.calls == [("GET", "/api/v1/memory/search?q=red+fox%26co&limit=20&space=w", None)]
+    assert api.calls == [
+        ("GET", "/api/v1/memory/search?q=red+fox%26co&mode=hybrid&limit=20&space=w", None)
+    ]
     assert "line one" in out
+
+
+def test_search_mode_and_filters(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = FakeApi({"mode": "semantic", "entries": [ENTRY]})
+    args = ("search", "fox", "--mode", "semantic", "--topic", "t", "--tag", "a", "--tag", "b")
+    status, out, _ = run(monkeypatch, capsys, api, *args)
+    assert status == 0
+    assert api.calls == [
+        ("GET", "/api/v1/memory/search?q=fox&mode=semantic&limit=20&topic=t&tag=a&tag=b", None)
+    ]
+    assert "unavailable" not in out
+
+
+def test_search_says_when_meaning_was_unavailable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = FakeApi({"mode": "keyword", "entries": [ENTRY]})
+    status, out, _ = run(monkeypatch, capsys, api, "search", "fox")
+    assert status == 0
+    assert "search by meaning is unavailable: ranked by keyword only" in out
 
 
 # --- sync, verify, stats -----------------------------------------------------------------

