@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
     search.add_argument(
         "--mode", choices=("keyword", "semantic", "hybrid"), default="hybrid",
         help="keyword: BM25 over the words; semantic: by meaning (vectors); hybrid (default): "
-        "both, fused by reciprocal rank",
+        "both, their scores combined",
     )  # fmt: skip
     search.add_argument("--space", default=None, help="only this space")
     search.add_argument("--topic", default=None, help="only entries with this topic")

@@ -25,7 +25,7 @@ def append_entry(
     target: bytes = ZERO_HASH,
 ) -> Entry:
     """Sign the next entry of ``key``'s chain in ``space`` and store it."""
-    head = store.heads(space).get(public_bytes(key.public_key()))
+    head = store.head(space, public_bytes(key.public_key()))
     seq, prev = (head[0] + 1, head[1]) if head else (1, ZERO_HASH)
     entry = sign_entry(
         key,

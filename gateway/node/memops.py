@@ -197,21 +197,31 @@ class MemoryService:
         With search by meaning off or its model unusable, ``semantic`` raises
         EmbeddingError and ``hybrid`` falls back to ``keyword`` (the mode returned says so).
         """
+        limit = min(limit, MAX_LIST)
         vector = None
+        keyword = None
         if mode is not Mode.KEYWORD:
             if self.indexer is None:
                 if mode is Mode.SEMANTIC:
                     raise EmbeddingError("search by meaning is off (memory.semantic: false)")
                 mode = Mode.KEYWORD
             else:
+                # the query is embedded in a worker while the keyword ranking runs here
+                embedding = asyncio.ensure_future(self.indexer.vectors([text]))
+                if mode is Mode.HYBRID:
+                    try:
+                        keyword = self.store.keyword_ranking(text, filters=filters, limit=limit)
+                    except BaseException:
+                        embedding.cancel()
+                        raise
                 try:
-                    vector = (await self.indexer.vectors([text]))[0]
+                    vector = (await embedding)[0]
                 except EmbeddingError:
                     if mode is Mode.SEMANTIC:
                         raise
                     mode = Mode.KEYWORD
         hits = self.store.search_hits(
-            text, mode=mode, filters=filters, limit=min(limit, MAX_LIST), query_vector=vector
+            text, mode=mode, filters=filters, limit=limit, query_vector=vector, keyword=keyword
         )
         return mode, hits
 

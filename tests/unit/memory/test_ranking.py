@@ -1,4 +1,4 @@
-"""Reciprocal rank fusion, filters, modes and keyword terms (pure functions)."""
+"""Score fusion (convex and reciprocal rank), filters, modes and keyword terms (pure functions)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from gateway.errors import EntryError
 from gateway.memory.author import append_entry
-from gateway.memory.ranking import RRF_K, Filters, Mode, keyword_terms, rrf
+from gateway.memory.ranking import RRF_K, Filters, Mode, convex, keyword_terms, rrf
 from gateway.memory.store import MemoryStore
 
 from .helpers import key_from, pub
@@ -30,6 +30,26 @@ def test_rrf_ties_break_by_id_and_a_repeated_id_counts_once() -> None:
 
 def test_rrf_of_nothing_is_nothing() -> None:
     assert rrf({"keyword": [], "semantic": []}) == []
+
+
+def test_convex_scales_each_list_to_0_1_and_weighs_them() -> None:
+    keyword = [(b"a", 9.0), (b"b", 5.0), (b"c", 1.0)]
+    semantic = [(b"c", 0.8), (b"d", 0.6), (b"a", 0.4)]
+    fused = {i: (score, ranks) for i, score, ranks in convex(keyword, semantic, alpha=0.5)}
+    assert fused[b"a"] == (pytest.approx(0.5 * 1.0 + 0.5 * 0.0), {"keyword": 1, "semantic": 3})
+    assert fused[b"b"][0] == pytest.approx(0.5 * 0.5)
+    assert fused[b"c"][0] == pytest.approx(0.5 * 0.0 + 0.5 * 1.0)
+    assert fused[b"d"][0] == pytest.approx(0.5 * 0.5)
+    order = [i for i, _, _ in convex(keyword, semantic, alpha=0.9)]
+    assert order[0] == b"c"  # weighted toward meaning
+    assert next(i for i, _, _ in convex(keyword, semantic, alpha=0.1)) == b"a"
+
+
+def test_convex_of_one_list_or_equal_scores() -> None:
+    assert convex([], []) == []
+    assert [(i, s) for i, s, _ in convex([(b"x", 3.0)], [])] == [(b"x", pytest.approx(0.5))]
+    both = convex([(b"y", 2.0), (b"x", 2.0)], [])
+    assert [i for i, _, _ in both] == [b"x", b"y"]  # equal scores: by id
 
 
 def test_mode_parse_names_the_choices() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from gateway.memory import vecindex
 from gateway.memory.author import append_entry, tombstone
+from gateway.memory.entry import Entry
 from gateway.memory.ranking import Filters, Mode
 from gateway.memory.store import MemoryStore, embed_text, text_to_embed
 
@@ -184,29 +185,123 @@ def test_filters_apply_to_every_mode(store: MemoryStore) -> None:
             assert all(filters.admits(h.entry) for h in hits)
 
 
-def test_the_sign_bit_scan_finds_what_the_exact_scan_finds(tmp_path: Path) -> None:
+def test_the_sign_bit_scan_finds_what_an_exact_scan_finds(tmp_path: Path) -> None:
     embedder = BagOfWords(dim=128)
     store = MemoryStore(tmp_path / "m.db", embedder=embedder)
-    if not store._bits:
-        pytest.skip("sqlite-vec cannot be loaded by this Python")  # pragma: no cover
     words = [f"w{i}" for i in range(60)]
     rng = np.random.default_rng(7)
-    for i in range(300):
-        put(store, " ".join(rng.choice(words, 4)), ts=i + 1)
+    bodies = [" ".join(rng.choice(words, 4)) for _ in range(300)]
+    ids = [put(store, body, ts=i + 1) for i, body in enumerate(bodies)]
+    vectors = embedder.embed(bodies)
     for q in range(10):
         text = " ".join(rng.choice(words, 3))
         vec = vector_of(store, text)
-        fast = store.search_hits(text, mode=Mode.SEMANTIC, query_vector=vec, limit=5)
-        exact = store.search_hits(
-            text, mode=Mode.SEMANTIC, query_vector=vec, limit=5, filters=Filters(since_ms=0)
-        )
-        assert [h.entry.id for h in fast][:3] == [h.entry.id for h in exact][:3], q
+        found = store.search_hits(text, mode=Mode.SEMANTIC, query_vector=vec, limit=5)
+        sims = vectors @ vec
+        exact = [ids[i] for i in np.argsort(-sims, kind="stable")[:3]]
+        assert [h.entry.id for h in found][:3] == exact, q
+        assert [h.similarity for h in found][:3] == pytest.approx(sorted(sims, reverse=True)[:3])
     store.close()
+
+
+def test_the_scan_is_loaded_from_disk_and_follows_commits_only(tmp_path: Path) -> None:
+    store = MemoryStore(tmp_path / "m.db", embedder=BagOfWords())
+    put(store, "otter river", ts=1)
+    store.close()
+    store = MemoryStore(tmp_path / "m.db", embedder=BagOfWords())
+    vec = vector_of(store, "otter")
+    assert len(store.search_hits("otter", mode=Mode.SEMANTIC, query_vector=vec)) == 1
+    text = text_to_embed("", [], "otter lake")
+    store.provide_vectors([text], store.embedder.embed([text]))  # type: ignore[union-attr]
+    with pytest.raises(RuntimeError), store._transaction() as db:
+        store._insert_verified(db, _signed(store, "otter lake", ts=2))
+        raise RuntimeError("rolled back")
+    assert len(store._scan or []) == 1  # the rolled-back vector never reached the scan
+    put(store, "otter lake", ts=2)
+    assert len(store.search_hits("otter", mode=Mode.SEMANTIC, query_vector=vec)) == 2
+    store.close()
+
+
+def test_two_entries_with_the_same_text_both_get_the_ready_vector(store: MemoryStore) -> None:
+    put(store, "same words", ts=1)
+    append_entry(store, key_from(2), timestamp_ms=2, body="same words")
+    assert store.vector_count() == 2 and store.unembedded(10) == []
+
+
+def test_a_filtered_semantic_search_scans_only_matching_rows(store: MemoryStore) -> None:
+    from gateway.memory.spaces import Space
+
+    store.set_space(Space("work", all_contacts=False))
+    put(store, "quarterly budget plan", ts=10, space="work")
+    put(store, "quarterly budget plan draft", ts=20)
+    put(store, "quarterly budget plan final", ts=30, seed=2)
+    vec = vector_of(store, "budget plan")
+
+    def found(**kw: object) -> int:
+        f = Filters(**kw)  # type: ignore[arg-type]
+        return len(store.search_hits("budget", mode=Mode.SEMANTIC, query_vector=vec, filters=f))
+
+    assert found() == 3
+    assert found(space="work") == 1 and found(space="nowhere") == 0
+    assert found(author=pub(key_from(2))) == 1 and found(author=b"\x00" * 32) == 0
+    assert found(since_ms=20) == 2 and found(until_ms=20) == 2 and found(since_ms=31) == 0
+
+
+def test_suppressed_entries_leave_every_search_and_recent(store: MemoryStore) -> None:
+    a = put(store, "lighthouse keeper notes", ts=1)
+    b = put(store, "lighthouse lamp repair", ts=2, seed=2)
+    vec = vector_of(store, "lighthouse")
+    assert store.suppress(a, "circle:abcd") is True
+    assert store.suppress(a, "circle:abcd") is False
+    assert store.suppressed(a) == "circle:abcd" and store.suppressed(b) is None
+    for mode in Mode:
+        hits = store.search_hits("lighthouse", mode=mode, query_vector=vec)
+        assert [h.entry.id for h in hits] == [b], mode
+    assert [e.id for e in store.recent()] == [b]
+    assert store.get(a) is not None  # still stored: the author's chain stays whole
+
+
+def test_keyword_search_matches_word_forms(store: MemoryStore) -> None:
+    put(store, "she drinks green teas", ts=1)
+    assert len(store.search("drink tea")) == 1
+
+
+def test_a_store_from_the_previous_schema_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    store = MemoryStore(path, embedder=BagOfWords())
+    put(store, "walking boots", ts=1)
+    store.close()
+    db = sqlite3.connect(path)  # as the previous version wrote it: no stemming, no bits
+    db.executescript(
+        "DROP TABLE entries_fts; CREATE VIRTUAL TABLE entries_fts USING fts5 (body, topic, tags);"
+        "INSERT INTO entries_fts (rowid, body, topic, tags) SELECT rowid, 'walking boots', '', ''"
+        " FROM entries; CREATE TABLE v2 (rowid INTEGER PRIMARY KEY, model TEXT NOT NULL,"
+        " vec BLOB NOT NULL); INSERT INTO v2 SELECT rowid, model, vec FROM entry_vectors;"
+        "DROP TABLE entry_vectors; ALTER TABLE v2 RENAME TO entry_vectors;"
+    )
+    db.close()
+    store = MemoryStore(path, embedder=BagOfWords())
+    assert len(store.search("walk boot")) == 1
+    vec = vector_of(store, "walking boots")
+    hits = store.search_hits("walking", mode=Mode.SEMANTIC, query_vector=vec)
+    assert len(hits) == 1 and hits[0].similarity == pytest.approx(1.0)
+    store.close()
+
+
+def _signed(store: MemoryStore, body: str, *, ts: int, seed: int = 1) -> Entry:
+    from gateway.memory.entry import sign_entry
+
+    head = store.head("default", pub(key_from(seed)))
+    seq, prev = (head[0] + 1, head[1]) if head else (1, bytes(32))
+    return sign_entry(key_from(seed), seq=seq, prev=prev, timestamp_ms=ts, space="default",
+                      body=body)  # fmt: skip
 
 
 def test_sign_bits_pack_one_bit_per_dimension() -> None:
     v = np.array([1, -1, 0.5, -0.2, 0, 0, 0, 2, -1], dtype=np.float32)
-    assert vecindex.sign_bits(v) == bytes([0b10000101, 0])
+    assert vecindex.sign_bits(v) == bytes([0b10000101, 0]) + bytes(6)
 
 
 def test_a_query_vector_of_the_wrong_size_is_a_store_error(store: MemoryStore) -> None:
@@ -215,3 +310,19 @@ def test_a_query_vector_of_the_wrong_size_is_a_store_error(store: MemoryStore) -
     put(store, "x", ts=1)
     with pytest.raises(StoreError, match="dimensions"):
         store.search_hits("x", mode=Mode.SEMANTIC, query_vector=np.zeros(3, np.float32))
+
+
+def test_a_word_most_entries_hold_is_left_out_when_rarer_ones_remain(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gateway.memory.store as store_module
+
+    monkeypatch.setattr(store_module, "COMMON_FROM", 10)
+    for i in range(20):
+        append_entry(store, key_from(1), timestamp_ms=i + 1, body=f"meeting notes {i}")
+    append_entry(store, key_from(1), timestamp_ms=99, body="budget review")
+    assert store._selective(["meeting", "budget"]) == ["budget"]
+    found = store.search("meeting budget")
+    assert [e.body for e in found] == ["budget review"]  # not 21 hits to score
+    assert len(store.search("meeting notes")) == 20  # nothing rarer: the two rarest
+    assert store._selective(["budget"]) == ["budget"]
