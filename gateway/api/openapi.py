@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from gateway.api import openapi_circles
 from gateway.api.openapi_schemas import (
     ANY_OBJECT,
     HEX64,
@@ -291,7 +292,7 @@ def _memory_paths() -> dict[str, Schema]:
         prefix + "/search": {
             "get": _op(
                 "searchMemory",
-                "Live entries by words (BM25), meaning (vectors) or both (reciprocal rank fusion)",
+                "Live entries by words (BM25), meaning (vectors) or both (scores combined)",
                 {
                     "200": _json(
                         obj(
@@ -517,6 +518,7 @@ def build() -> dict[str, Any]:
         **_node_paths(),
         **_contact_paths(),
         **_memory_paths(),
+        **openapi_circles.paths(),
         **_round_paths(),
         **_event_paths(),
         **_dashboard_paths(),
@@ -543,7 +545,7 @@ def build() -> dict[str, Any]:
                 },
                 "queryToken": {"type": "apiKey", "in": "query", "name": "token"},
             },
-            "schemas": copy.deepcopy(SCHEMAS),
+            "schemas": copy.deepcopy(SCHEMAS | openapi_circles.SCHEMAS),
         },
     }
 

@@ -74,6 +74,24 @@ STATUS = obj(
     more=True,
 )
 
+UNIT: Schema = {"type": "number", "minimum": 0, "maximum": 1}
+
+REPUTATION = obj(
+    {
+        "score": {**UNIT, "description": "docs/REPUTATION.md; 0.5 for a contact without data"},
+        "uptime": {**nullable(UNIT), "description": "link up / observed, over 24 h"},
+        "observed_s": NUMBER,
+        "rtt_ewma_ms": nullable(NUMBER),
+        "rtt_p50_ms": nullable(NUMBER),
+        "rtt_samples": INT,
+        "sync_refusals": COUNTS,
+        "round_faults": COUNTS,
+        "pbft_faults": COUNTS,
+        "clean": COUNTS,
+        "components": obj({"availability": UNIT, "latency": UNIT, "conduct": UNIT}),
+    }
+)
+
 PEER = obj(
     {
         "identity": STRING,
@@ -90,7 +108,9 @@ PEER = obj(
         "payload_bytes": INT,
         "wire_bytes": INT,
         "dummies": INT,
-    }
+        "reputation": {"oneOf": [ref("Reputation"), {"type": "null"}]},
+    },
+    optional=("reputation",),
 )
 
 MESSAGE = obj({"id": INT, "from": STRING, "received": NUMBER, "text": STRING})
@@ -182,6 +202,13 @@ ROUND_START = obj(
     {
         "question": {"type": "string", "minLength": 1},
         "participants": array(STRING),
+        "subset": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "description": "ask only this many of the participants (default: every paired "
+            "contact): the best-scored with a link up now (docs/REPUTATION.md)",
+        },
         "times": obj(
             {
                 s: {"type": "number", "exclusiveMinimum": 0}
@@ -199,7 +226,7 @@ ROUND_START = obj(
             "space (auto; the default when memory.council_context is on), none, or these ids",
         },
     },
-    optional=("participants", "times", "space", "context"),
+    optional=("participants", "subset", "times", "space", "context"),
 )
 
 CONTACT = obj(
@@ -293,6 +320,7 @@ SCHEMAS: dict[str, Schema] = {
     "Bootstrap": BOOTSTRAP,
     "Status": STATUS,
     "Peer": PEER,
+    "Reputation": REPUTATION,
     "Message": MESSAGE,
     "Entry": ENTRY,
     "ShownEntry": SHOWN_ENTRY,

@@ -51,7 +51,7 @@ class RoundsRoutes:
             return json_error(400, "bad_request", "expected a JSON object")
         if not isinstance(data, dict) or not isinstance(data.get("question"), str):
             return json_error(400, "bad_request", 'expected JSON {"question": "...", ...}')
-        unknown = set(data) - {"question", "participants", "times", "space", "context"}
+        unknown = set(data) - {"question", "participants", "subset", "times", "space", "context"}
         if unknown:
             return json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
         names = data.get("participants")
@@ -61,6 +61,11 @@ class RoundsRoutes:
             peers = [self.book.find(n).identity for n in names]
         else:
             return json_error(400, "bad_request", '"participants" must be a list of contact names')
+        subset = data.get("subset")
+        if subset is not None and (
+            isinstance(subset, bool) or not isinstance(subset, int) or not 1 <= subset <= 1000
+        ):
+            return json_error(400, "bad_request", '"subset" must be an integer from 1 to 1000')
         space = data.get("space", "default")
         if not isinstance(space, str):
             return json_error(400, "bad_request", '"space" must be the name of a memory space')
@@ -72,9 +77,12 @@ class RoundsRoutes:
             return json_error(
                 400, "bad_request", '"context" is "auto", "none" or a list of entry ids'
             )
+        peers = self.rounds.choose(peers, subset)
         rid = await self.rounds.ask_with_context(
             data["question"], peers, times_from(data.get("times")), space, context
         )
+        if subset is not None:
+            self.rounds.views[rid]["subset"] = subset
         return web.json_response(self.rounds.view(rid), status=201)
 
     async def _list(self, request: web.Request) -> web.Response:

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.mcp_cmd",
     "gateway.cli.messages_cmd",
     "gateway.cli.memory_cmd",
+    "gateway.cli.circle_cmd",
     "gateway.cli.converge_cmd",
     "gateway.cli.levels_cmd",
     "gateway.cli.config_cmd",

@@ -21,6 +21,10 @@ def register(sub: Any) -> None:
         "--with", dest="peers", action="append", default=None, metavar="CONTACT",
         help="only these contacts (repeatable; default: every paired contact)",
     )  # fmt: skip
+    ask.add_argument(
+        "--participants", "--subset", dest="subset", type=int, default=None, metavar="K",
+        help="only the K best-scored reachable contacts (of --with, else of all; see peers)",
+    )  # fmt: skip
     for stage in STAGES:
         ask.add_argument(f"--{stage}-time", type=float, default=None, metavar="S",
                          help=f"seconds for the {stage} stage")  # fmt: skip
@@ -45,6 +49,8 @@ def run_converge(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"question": args.question}
     if args.peers:
         body["participants"] = args.peers
+    if args.subset is not None:
+        body["subset"] = args.subset
     if args.space:
         body["space"] = args.space
     times = {s: getattr(args, f"{s}_time") for s in STAGES}

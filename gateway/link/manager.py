@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from python_socks import ProxyError, ProxyType
@@ -58,6 +59,8 @@ Refetch = Callable[[str], Awaitable[None]]
 ContactHook = Callable[[Contact], Awaitable[None]]
 #: (contact, up, we dialed it): a link opened or closed
 LinkHook = Callable[[bytes, bool, bool], None]
+#: (contact, seconds): a pong came back on the contact's link
+RttHook = Callable[[bytes, float], None]
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class PeerStatus:
     payload_bytes: int = 0
     wire_bytes: int = 0
     dummies: int = 0
+    #: the contact's measured reputation (docs/REPUTATION.md), when the node keeps one
+    reputation: dict[str, Any] | None = None
 
 
 class LinkManager:
@@ -107,6 +112,9 @@ class LinkManager:
         self._auth_warned: set[bytes] = set()
         self.on_contact = on_contact
         self.link_hooks: list[LinkHook] = []
+        self.rtt_hooks: list[RttHook] = []
+        #: a contact's reputation as ``peers()`` shows it (set by the node's services)
+        self.reputation: Callable[[bytes], dict[str, Any]] | None = None
         #: sees every record a link writes (bytes, whether it is cover): for the metrics
         self.record_tap: Tap | None = None
         self.clock = clock
@@ -211,6 +219,13 @@ class LinkManager:
                 hook(contact, up, dialed)
             except GatewayError as exc:
                 log.warning("link hook failed: %s", exc)
+
+    def _rtt(self, contact: bytes, rtt: float) -> None:
+        for hook in self.rtt_hooks:
+            try:
+                hook(contact, rtt)
+            except GatewayError as exc:
+                log.warning("rtt hook failed: %s", exc)
 
     # --- accepting -------------------------------------------------------------
 
@@ -350,6 +365,7 @@ class LinkManager:
             dedupe=self.dedupe,
             store=self.store,
             on_rejection=lambda reason: self.counters.update([f"link_{reason}"]),
+            on_rtt=lambda rtt: self._rtt(opened.identity, rtt),
             clock=self.clock,
         )
         self.links[opened.identity] = link
@@ -411,6 +427,7 @@ class LinkManager:
                     payload_bytes=link.pacer.payload_bytes if link else 0,
                     wire_bytes=link.pacer.wire_bytes if link else 0,
                     dummies=link.pacer.dummies if link else 0,
+                    reputation=self.reputation(contact.identity) if self.reputation else None,
                 )
             )
         return out

@@ -60,6 +60,7 @@ class PeerLink:
         dedupe: Dedupe,
         store: DbSessionStore,
         on_rejection: Callable[[str], None] = lambda _: None,
+        on_rtt: Callable[[float], None] = lambda _: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         assert conn.remote_identity is not None
@@ -73,6 +74,8 @@ class PeerLink:
         self.dedupe = dedupe
         self.store = store
         self.on_rejection = on_rejection
+        #: called with each pong's round trip (the reputation's RTT samples)
+        self.on_rtt = on_rtt
         self.clock = clock
         self.mux = LinkMux(registry)
         now = clock()
@@ -168,6 +171,7 @@ class PeerLink:
                     self._send(event.message)
                 case channels.PongReceived():
                     self.stats.rtt = event.rtt
+                    self.on_rtt(event.rtt)
                 case channels.MessageRejected():
                     self._reject(f"{event.code.name.lower()}: {event.detail}")
                 case channels.ChannelError():

@@ -2,7 +2,8 @@
 
 Tools: ``memory_search``, ``memory_put``, ``memory_get``, ``memory_list_recent``,
 ``council_ask`` (a convergence round among contacts, with progress notifications per
-stage; cancelling the call cancels the round) and ``contacts_status``.
+stage; cancelling the call cancels the round), ``contacts_status``, and ``circle_status``,
+``circle_propose`` and ``circle_log`` (circles: group decisions ordered with PBFT).
 Resources: ``gateway://memory/recent``, ``gateway://memory/{id}``,
 ``gateway://rounds/recent`` and ``gateway://rounds/{id}`` (JSON).
 
@@ -177,6 +178,53 @@ def build_server(node: NodeApi) -> MCPServer:
         """The contacts and their links: online, RTT, padding, last seen, queued messages."""
         peers: dict[str, Any] = await _api(node.call("GET", "/api/v1/peers"))
         return peers
+
+    @server.tool()
+    async def circle_status(circle: str | None = None) -> dict[str, Any]:
+        """Every circle (no ``circle``), or one circle's members, view, executed decisions,
+        spaces, tombstones, answers and faults (``circle``: its name or id prefix)."""
+        if circle is None or not circle.strip():
+            listed: dict[str, Any] = await _api(node.call("GET", "/api/v1/circles"))
+            return listed
+        path = f"/api/v1/circles/{_path_id(circle, 'circle')}"
+        status: dict[str, Any] = await _api(node.call("GET", path))
+        return status
+
+    @server.tool()
+    async def circle_propose(
+        circle: str,
+        kind: str,
+        member: str | None = None,
+        space: str | None = None,
+        policy: str | None = None,
+        members: list[str] | None = None,
+        entry: str | None = None,
+        round_id: str | None = None,
+        answer: str | None = None,
+    ) -> dict[str, Any]:
+        """Propose a decision to a circle; it runs once a quorum of members commits it.
+
+        ``kind``: ``add-member``/``remove-member`` (``member``: a contact), ``set-space``
+        (``space``, ``policy`` open|listed|removed, ``members`` for listed), ``tombstone``
+        (``entry``: a memory entry id), ``record-answer`` (``round_id``, ``answer`` text).
+        """
+        fields = {
+            "member": member, "space": space, "policy": policy, "members": members,
+            "entry": entry, "round_id": round_id, "answer": answer,
+        }  # fmt: skip
+        body = {"kind": kind, **{k: v for k, v in fields.items() if v is not None}}
+        path = f"/api/v1/circles/{_path_id(circle, 'circle')}/proposals"
+        proposed: dict[str, Any] = await _api(node.call("POST", path, body))
+        return proposed
+
+    @server.tool()
+    async def circle_log(circle: str, after: int = 0, limit: int = 100) -> dict[str, Any]:
+        """The decisions a circle executed, in order (after sequence number ``after``)."""
+        if not 1 <= limit <= 10000 or after < 0:
+            raise ToolError("bad_request: limit is 1 to 10000 and after is 0 or more")
+        path = f"/api/v1/circles/{_path_id(circle, 'circle')}/log"
+        entries: dict[str, Any] = await _api(node.get(path, after=after, limit=limit))
+        return entries
 
     @server.resource("gateway://memory/recent", mime_type="application/json")
     async def recent_memory() -> str:

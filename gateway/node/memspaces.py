@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from gateway.config.schema import MemoryConfig
 from gateway.contacts.book import ContactBook
@@ -33,12 +34,19 @@ def desired_spaces(cfg: MemoryConfig, book: ContactBook) -> dict[str, Space]:
     return out
 
 
-def apply_spaces(cfg: MemoryConfig, book: ContactBook, store: MemoryStore) -> bool:
+def apply_spaces(
+    cfg: MemoryConfig,
+    book: ContactBook,
+    store: MemoryStore,
+    governed: Mapping[str, Space] | None = None,
+) -> bool:
     """Bring the store's spaces in line with the config; whether anything changed.
 
     A space the config no longer names is kept (its entries stay) but shared with nobody.
+    ``governed`` spaces (set by a circle's decisions, see gateway/node/circles.py) win over
+    the config.
     """
-    wanted = desired_spaces(cfg, book)
+    wanted = desired_spaces(cfg, book) | dict(governed or {})
     changed = False
     for space in store.spaces():
         if space.name not in wanted and (space.all_contacts or space.members):

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +23,7 @@ from gateway.contacts.book import ContactBook
 from gateway.errors import GatewayError
 from gateway.memory.events import EntriesStored, SplitViewDetected
 from gateway.memory.hub import LINK_CLOSED, SyncFinished, SyncHub
+from gateway.memory.spaces import Space
 from gateway.node.memspaces import apply_spaces
 
 log = logging.getLogger("gateway.memory")
@@ -63,6 +64,9 @@ class MemorySync:
         self.clock = clock
         self.counters: Counter[str] = Counter()
         self.split_views: list[dict[str, object]] = []
+        #: told of every finished session and split view (the peers' reputation)
+        self.on_session: list[Callable[[SyncFinished], None]] = []
+        self.on_split_view: list[Callable[[bytes, str], None]] = []
         self.last_sync: dict[bytes, float] = {}
         self._pending: set[bytes] = set()
         self._again: set[bytes] = set()
@@ -73,6 +77,8 @@ class MemorySync:
         self._waiting: dict[bytes, list[asyncio.Future[SyncFinished]]] = {}
         self._by_sid: dict[tuple[bytes, int], list[asyncio.Future[SyncFinished]]] = {}
         self._next_round = 0.0
+        #: spaces governed by circles (their decisions win over the config), if wired
+        self.governed_spaces: Callable[[], Mapping[str, Space]] | None = None
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -150,7 +156,8 @@ class MemorySync:
         self._start_pending()
 
     def _apply_spaces(self) -> bool:
-        return apply_spaces(self.cfg, self.book, self.hub.store)
+        governed = self.governed_spaces() if self.governed_spaces is not None else None
+        return apply_spaces(self.cfg, self.book, self.hub.store, governed)
 
     def _start_pending(self) -> None:
         online = set(self.links.online())
@@ -198,6 +205,8 @@ class MemorySync:
         self.counters[f"sessions_{outcome}"] += 1
         for reason, count in done.refused.items():
             self.counters[f"refused_{reason}"] += count
+        for hook in self.on_session:
+            hook(done)
         if not done.initiator:
             return
         if done.error is None:
@@ -224,6 +233,8 @@ class MemorySync:
         log.warning("memory: split view from a contact: %s", event.reason)
         report = {"peer": peer.hex(), "reason": event.reason, "at": time.time()}
         self.split_views = [*self.split_views, report][-MAX_SPLIT_VIEWS:]
+        for hook in self.on_split_view:
+            hook(peer, event.reason)
 
     def _fail_waiters(self, peer: bytes, reason: str) -> None:
         self._resolve(self._waiting.pop(peer, []), SyncFinished(peer, 0, True, 0, {}, reason))

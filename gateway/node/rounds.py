@@ -105,6 +105,8 @@ class RoundsService:
         self.counters: Counter[str] = Counter()
         #: called with the view of each round we asked, once it is over (for the metrics)
         self.on_finished: Callable[[dict[str, Any]], None] | None = None
+        #: the ``k`` best-scored reachable of some contacts (the reputation, when wired)
+        self.pick: Callable[[list[bytes], int], list[bytes]] | None = None
         self.askers: dict[bytes, Asker] = {}
         self.participants: dict[bytes, Participant] = {}
         self.views: dict[bytes, dict[str, Any]] = {}
@@ -124,6 +126,21 @@ class RoundsService:
         return adapter.fault if isinstance(adapter, ScriptedAdapter) else ScriptedFault.NONE
 
     # --- asking ------------------------------------------------------------------------
+
+    def choose(self, participants: list[bytes], subset: int | None) -> list[bytes]:
+        """``participants``; with ``subset``, the ``subset`` best-scored of them that have a
+        link up now (docs/REPUTATION.md), fewer if fewer are up. It only chooses whom to
+        ask: the round's own rules (its quorums) are the same for any choice."""
+        if subset is None:
+            return participants
+        if subset < 1:
+            raise RoundError("a subset of participants is at least 1")
+        if self.pick is None:
+            raise RoundError("this node keeps no reputation to pick participants by")
+        chosen = self.pick([p for p in participants if p != self.me], subset)
+        if not chosen:
+            raise RoundError("no reachable contact to pick participants from")
+        return chosen
 
     def ask(
         self,

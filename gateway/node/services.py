@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stem.control import EventType
 
+from gateway.api.circle_routes import CircleRoutes
 from gateway.api.config_routes import ConfigRoutes
 from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
@@ -45,12 +47,16 @@ from gateway.memory.hub import SyncHub
 from gateway.memory.store import MemoryStore
 from gateway.metrics import MetricsRoutes, NodeMetrics
 from gateway.node import authwatch
+from gateway.node.circles import CHANNEL as CIRCLE_CHANNEL
+from gateway.node.circles import CircleService
+from gateway.node.circlestore import FILE_NAME as CIRCLES_DB
 from gateway.node.inbox import CHANNEL as INBOX_CHANNEL
 from gateway.node.inbox import Inbox
 from gateway.node.indexer import Indexer
 from gateway.node.memops import MemoryService
 from gateway.node.memsync import CHANNEL as MEMORY_CHANNEL
 from gateway.node.memsync import MemorySync
+from gateway.node.reputation import ReputationService
 from gateway.node.rounds import CHANNEL as CONVERGE_CHANNEL
 from gateway.node.rounds import RoundsService
 from gateway.node.roundstore import RoundStore
@@ -120,6 +126,9 @@ class NodeServices:
     status: NodeStatus
     feed: EventFeed
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    circles: CircleService | None = None
+    #: every contact's measured reputation (docs/REPUTATION.md)
+    reputation: ReputationService | None = None
 
     @classmethod
     def open(
@@ -129,6 +138,7 @@ class NodeServices:
         keys = IdentityKeys.load(paths)
         db = open_db(paths.db)
         store: MemoryStore | None = None
+        circles: CircleService | None = None
         try:
             embedder = _embedder(cfg)
             store = MemoryStore(paths.memory_db, embedder=embedder)
@@ -190,10 +200,32 @@ class NodeServices:
             registry.register(
                 CONVERGE_CHANNEL, metrics.meter_handler(CONVERGE_CHANNEL, rounds.handler)
             )
+            reputation = ReputationService(
+                db, book, links, me=keys.signing_public, ready=lambda: links.socks_port is not None
+            )
+            links.link_hooks.append(reputation.on_link)
+            links.rtt_hooks.append(reputation.on_rtt)
+            links.reputation = reputation.as_json
+            sync.on_session.append(reputation.sync_finished)
+            sync.on_split_view.append(reputation.split_view)
+            rounds.pick = reputation.best
+            circles = CircleService(  # PBFT faults (equivocation, silent primary) -> reputation
+                keys.signing, paths.root / CIRCLES_DB, links, book, store,
+                on_fault=reputation.record_pbft_fault,
+            )  # fmt: skip
+            registry.register(
+                CIRCLE_CHANNEL, metrics.meter_handler(CIRCLE_CHANNEL, circles.handler)
+            )
+            sync.governed_spaces = circles.governed_spaces
             expect_proxy = policy.onion_provisioning is OnionProvisioning.TORRC
             front = FrontDoor(links.accept, http_port, expect_proxy_line=expect_proxy)
             links.record_tap = metrics.on_record
-            rounds.on_finished = metrics.round_finished
+
+            def round_finished(view: dict[str, Any]) -> None:
+                metrics.round_finished(view)
+                reputation.round_finished(view)
+
+            rounds.on_finished = round_finished
             status = NodeStatus(cfg.security.level)
             routes: list[RouteSet] = [
                 MemoryRoutes(memory),
@@ -201,6 +233,7 @@ class NodeServices:
                 OpenAIRoutes(rounds, book),
                 LazyGraphQLRoutes(book, memory, rounds),
                 ContactsRoutes(book, paths, keys, key, policy, cfg.node.name),
+                CircleRoutes(circles, lambda text: book.find(text).identity, memory.resolve),
                 ConfigRoutes(cfg),
                 MetricsRoutes(metrics),
                 DashboardRoutes(),
@@ -227,10 +260,12 @@ class NodeServices:
             )
             return cls(
                 db, book, links, inbox, front, server, tor, memory, rounds, cfg, metrics, status,
-                feed,
+                feed, reputation=reputation, circles=circles,
             )  # fmt: skip
         except BaseException:
             db.close()
+            if circles is not None:
+                circles.close_now()
             if store is not None:
                 store.close()
             raise
@@ -245,6 +280,10 @@ class NodeServices:
             self.tasks.append(asyncio.create_task(self.memory.indexer.run(), name="embedding"))
         self.tasks.append(asyncio.create_task(self.rounds.run(), name="rounds"))
         self.tasks.append(asyncio.create_task(self.feed.run(), name="event-feed"))
+        if self.reputation is not None:
+            self.tasks.append(asyncio.create_task(self.reputation.run(), name="reputation"))
+        if self.circles is not None:
+            self.tasks.append(asyncio.create_task(self.circles.run(), name="circles"))
         return port
 
     def watch_client_auth(
@@ -294,11 +333,16 @@ class NodeServices:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.circles is not None:
+            with contextlib.suppress(GatewayError):
+                await self.circles.close()
         for step in (self.links.stop, self.front.stop, self.api.stop):
             try:
                 await step()
             except GatewayError as exc:
                 log.warning("while stopping: %s", exc)
+        if self.reputation is not None:
+            self.reputation.close()
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
         with contextlib.suppress(sqlite3.Error, GatewayError):

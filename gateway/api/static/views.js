@@ -53,6 +53,12 @@ export function renderStatus(status) {
   $("bootstrap-summary").dataset.tor = typeof status.tor === "string" ? status.tor : "";
 }
 
+// A peer's measured uptime (docs/REPUTATION.md), as a percentage.
+function uptimeText(rep) {
+  if (!rep || rep.uptime == null) return "–";
+  return `${Math.round(rep.uptime * 100)}%`;
+}
+
 export function renderPeers(peers) {
   const body = $("peers");
   body.replaceChildren();
@@ -67,6 +73,8 @@ export function renderPeers(peers) {
       td(p.state),
       td(p.online ? "online" : "offline", "peer-online"),
       td(p.rtt_ms == null ? "–" : `${p.rtt_ms} ms`, "peer-rtt"),
+      td(uptimeText(p.reputation), "peer-uptime"),
+      td(p.reputation ? p.reputation.score.toFixed(2) : "–", "peer-score"),
       td(String(p.queued ?? 0)),
       td(p.direction ? `${p.direction} · ${p.padding || ""}` : "–"),
     );

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway.api.circle_routes import CircleRoutes
 from gateway.api.config_routes import ConfigRoutes
 from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
@@ -100,6 +101,11 @@ def build(
             cfg.node.name,
         ),
         ConfigRoutes(cfg),
+        CircleRoutes(
+            services.circles,  # type: ignore[arg-type]
+            lambda text: services.book.find(text).identity,
+            services.memory.resolve,
+        ),
         EventRoutes(bus, feed),
         MetricsRoutes(metrics),
         PublicDashboard(),

@@ -13,7 +13,9 @@ from gateway.api.events import PATH as EVENTS
 from gateway.api.events import PROTOCOL
 from tests.unit.api.nodeapp import NodeApp
 
-SAMPLE = {"id": "ab" * 32, "contact": "nobody", "name": "app.js", "model": "council"}
+SAMPLE = {
+    "id": "ab" * 32, "contact": "nobody", "name": "app.js", "model": "council", "circle": "team",
+}  # fmt: skip
 
 
 def protected_routes(node: NodeApp) -> list[tuple[str, str]]:
@@ -31,7 +33,7 @@ def test_the_walk_covers_every_subsystem(node: NodeApp) -> None:
     paths = {p for _, p in protected_routes(node)}
     for expected in ("/api/v1/status", "/api/v1/contacts", "/api/v1/invites", "/api/v1/config"):
         assert expected in paths
-    assert {"/api/v1/memory", "/api/v1/rounds", "/metrics", EVENTS} <= paths
+    assert {"/api/v1/memory", "/api/v1/rounds", "/api/v1/circles", "/metrics", EVENTS} <= paths
     assert {"/v1/models", "/v1/chat/completions"} <= paths  # the OpenAI-compatible endpoint
     assert len(protected_routes(node)) >= 24
 

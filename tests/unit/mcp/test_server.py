@@ -56,7 +56,8 @@ async def test_the_tools_and_resources_are_listed(api: NodeApi) -> None:
     async with Client(build_server(api)) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
         assert tools == {"memory_search", "memory_put", "memory_get", "memory_list_recent",
-                         "council_ask", "contacts_status"}  # fmt: skip
+                         "council_ask", "contacts_status", "circle_status", "circle_propose",
+                         "circle_log"}  # fmt: skip
         uris = {str(r.uri) for r in (await client.list_resources()).resources}
         assert {"gateway://memory/recent", "gateway://rounds/recent"} <= uris
         listed = (await client.list_resource_templates()).resource_templates
