@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 from gateway.errors import EmbeddingError, GatewayError
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: entries embedded per batch (and per transaction)
 BATCH = 32
+#: seconds without any embedding after which the model's pages are handed back (an idle
+#: node's resident memory then does not count the model's ~40 MB of mapped weights)
+RELEASE_AFTER = 60.0
 
 
 class Indexer:
@@ -36,10 +40,17 @@ class Indexer:
         self.error: str | None = None
         self._wake = asyncio.Event()
         self._wake.set()  # a first pass at start: entries left from before
+        #: when the model was last used (monotonic), if it holds pages now
+        self._last_use: float | None = None
+        #: how many times the model's pages were handed back
+        self.releases = 0
         store.on_unembedded = self._wake.set
 
     async def vectors(self, texts: Sequence[str]) -> Vectors:
         """Vectors of ``texts``, computed in a worker (EmbeddingError if the model fails)."""
+        if self._last_use is None:
+            self._wake.set()  # the loop now has the model's pages to hand back later
+        self._last_use = time.monotonic()
         try:
             return await asyncio.to_thread(self.embedder.embed, list(texts))
         except EmbeddingError as exc:
@@ -60,12 +71,31 @@ class Indexer:
     async def run(self) -> None:
         """Embed entries stored without a vector, whenever there are some."""
         while True:
-            await self._wake.wait()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._release_in())
+            except TimeoutError:
+                self._release_if_idle()
+                continue
             self._wake.clear()
             try:
                 await self.backfill()
             except GatewayError as exc:
                 log.warning("memory: embedding stopped: %s", exc)
+
+    def _release_in(self) -> float | None:
+        if self._last_use is None:
+            return None
+        return max(0.0, self._last_use + RELEASE_AFTER - time.monotonic())
+
+    def _release_if_idle(self) -> None:
+        """Hand the model's pages back once it has been idle for RELEASE_AFTER seconds."""
+        if self._last_use is None or time.monotonic() - self._last_use < RELEASE_AFTER:
+            return
+        self._last_use = None
+        release = getattr(self.embedder, "release", None)
+        if callable(release):
+            release()
+            self.releases += 1
 
     async def backfill(self) -> int:
         """Embed every entry that has no vector yet; how many were."""

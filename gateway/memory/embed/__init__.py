@@ -76,6 +76,12 @@ class Lazy:
                 self._model = model
         return self._model.embed(texts)
 
+    def release(self) -> None:
+        """Hand the model's memory back until its next use, if the model can."""
+        release = getattr(self._model, "release", None)
+        if callable(release):
+            release()
+
 
 def lazy_default() -> Lazy:
     """The bundled model, loaded on first use (EmbeddingError now if it is not installed)."""

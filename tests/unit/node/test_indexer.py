@@ -86,3 +86,35 @@ async def test_prepare_hands_the_vector_to_the_next_write() -> None:
         1.0,
         atol=1e-5,
     )
+
+
+async def test_the_model_hands_its_pages_back_after_a_quiet_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gateway.node.indexer as indexer_module
+
+    class Releasing(BagOfWords):
+        released = 0
+
+        def release(self) -> None:
+            self.released += 1
+
+    monkeypatch.setattr(indexer_module, "RELEASE_AFTER", 0.05)
+    embedder = Releasing()
+    store = MemoryStore(":memory:", embedder=embedder)
+    indexer = Indexer(store, embedder)
+    task = asyncio.create_task(indexer.run())
+    try:
+        await asyncio.sleep(0.15)
+        assert embedder.released == 0  # never used: nothing to hand back
+        await indexer.vectors(["one"])
+        for _ in range(100):  # bounded: 100 x 20 ms
+            if embedder.released:
+                break
+            await asyncio.sleep(0.02)
+        assert embedder.released == 1 and indexer.releases == 1
+        await asyncio.sleep(0.15)
+        assert embedder.released == 1  # once per use, not on every timeout
+    finally:
+        task.cancel()
+        store.close()
