@@ -30,8 +30,9 @@ GENESIS_VERSION = 1
 STATE_VERSION = 1
 GENESIS_CONTEXT = b"gateway/circle/genesis/v1\x00"
 STATE_CONTEXT = b"gateway/circle/state/v1\x00"
-#: most members a circle may have (keeps VIEW-CHANGE and NEW-VIEW bounded)
-MAX_MEMBERS = 32
+#: most members a circle may have in the protocol (keeps VIEW-CHANGE and NEW-VIEW bounded;
+#: a node carries at most gateway.node.circles.LINK_MEMBERS on its links)
+MAX_MEMBERS = 128
 MAX_SPACE_BYTES = 64
 #: request timestamps remembered per proposer, to execute each request once
 EXECUTED_WINDOW = 64

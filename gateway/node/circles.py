@@ -76,6 +76,9 @@ KIND_MESSAGE = 1
 KIND_GENESIS = 2
 KIND_ECHO = 3  # u64 nonce: answered at once with KIND_ECHO_REPLY (the floor of bench/circle.py)
 KIND_ECHO_REPLY = 4
+#: most members of a circle this node creates: a larger circle's VIEW-CHANGE and NEW-VIEW
+#: messages (quorum-many prepared certificates) would outgrow a link's records
+LINK_MEMBERS = 32
 #: seconds between timer ticks of the replicas
 TICK = 0.25
 #: seconds between genesis re-sends to members not heard from (restarted, newly added)
@@ -246,6 +249,8 @@ class CircleService:
         if any(c.name == name for c in self._circles.values()):
             raise CircleStateError(f"a circle is already named {name!r}")
         keys = set(members)
+        if len(keys | {self.me}) > LINK_MEMBERS:
+            raise CircleStateError(f"a circle has at most {LINK_MEMBERS} members here")
         for key in keys - {self.me}:
             if not self.contacts.is_contact(key):
                 raise CircleStateError(f"member {key.hex()[:16]} is not a contact")

@@ -263,3 +263,12 @@ def test_executed_requests_are_remembered_in_a_window() -> None:
     assert already_executed(state, IDS[0], 10 * (EXECUTED_WINDOW + 1))
     assert already_executed(state, IDS[0], 5)  # older than the window: refused
     assert not already_executed(state, IDS[0], 10**9)
+
+
+def test_a_genesis_holds_up_to_128_members() -> None:
+    keys = [sim_key(i) for i in range(128)]
+    ids = [public_bytes(k) for k in keys]
+    genesis = make_genesis(keys[0], b"g" * 32, ids)
+    assert len(decode_genesis(genesis.encode()).members) == 128
+    with pytest.raises(CircleStateError, match="1 to 128 members"):
+        make_genesis(keys[0], b"g" * 32, [*ids, public_bytes(sim_key(128))])

@@ -26,6 +26,7 @@ from gateway.memory.spaces import Space
 from gateway.node.circles import (
     CHANNEL,
     KIND_GENESIS,
+    LINK_MEMBERS,
     CircleService,
     decision_json,
     parse_decision,
@@ -331,6 +332,9 @@ async def test_a_non_contact_cannot_be_added_and_bad_genesis_is_dropped(tmp_path
         await members[0].svc.create("d", [stranger])
     with pytest.raises(CircleStateError, match="already named"):
         await members[0].svc.create("c", [])
+    crowd = [public_bytes(Ed25519PrivateKey.generate()) for _ in range(LINK_MEMBERS)]
+    with pytest.raises(CircleStateError, match=f"at most {LINK_MEMBERS} members"):
+        await members[0].svc.create("big", crowd)  # 33 with this node: checked before contacts
     members[0].svc.handler(stranger, bytes([KIND_GENESIS]) + b"junk")
     members[0].svc.handler(stranger, b"")
     await members[0].svc.step()
