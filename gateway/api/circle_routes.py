@@ -138,12 +138,12 @@ class CircleRoutes:
         return web.json_response(await self.circles.status_json(circle))
 
     async def _join(self, request: web.Request) -> web.Response:
+        data = await self._body(request)  # a malformed body is a 400 whatever the path
+        if isinstance(data, web.Response):
+            return data
         circle = self._circle(request)
         if isinstance(circle, web.Response):
             return circle
-        data = await self._body(request)
-        if isinstance(data, web.Response):
-            return data
         unknown = set(data) - {"name"}
         if unknown:
             return json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
@@ -154,12 +154,12 @@ class CircleRoutes:
         return web.json_response(await self.circles.status_json(circle))
 
     async def _invite(self, request: web.Request) -> web.Response:
+        data = await self._body(request)  # a malformed body is a 400 whatever the path
+        if isinstance(data, web.Response):
+            return data
         circle = self._circle(request)
         if isinstance(circle, web.Response):
             return circle
-        data = await self._body(request)
-        if isinstance(data, web.Response):
-            return data
         contact = data.get("contact")
         if not isinstance(contact, str) or set(data) - {"contact"}:
             return json_error(400, "bad_request", 'expected JSON {"contact": "<name or id>"}')
@@ -171,12 +171,12 @@ class CircleRoutes:
         return web.json_response({"contact": key.hex(), "sent": sent})
 
     async def _propose(self, request: web.Request) -> web.Response:
+        data = await self._body(request)  # a malformed body is a 400 whatever the path
+        if isinstance(data, web.Response):
+            return data
         circle = self._circle(request)
         if isinstance(circle, web.Response):
             return circle
-        data = await self._body(request)
-        if isinstance(data, web.Response):
-            return data
         decision = parse_decision(data, self.member, self.entry)
         result = await self.circles.propose(circle, decision)
         return web.json_response(result, status=202)

@@ -131,7 +131,8 @@ async def test_memory_tools_and_resources_over_stdio(trio: Trio) -> None:
 async def _memory_tools_and_resources(session: ClientSession, trio: Trio) -> None:
     tools = {t.name for t in (await session.list_tools()).tools}
     assert tools == {"memory_search", "memory_put", "memory_get", "memory_list_recent",
-                     "council_ask", "contacts_status"}  # fmt: skip
+                     "council_ask", "contacts_status", "circle_status", "circle_propose",
+                     "circle_log"}  # fmt: skip
     put = data(await session.call_tool("memory_put", {
         "text": "the kingfisher came back to the weir", "topic": "birds", "tags": ["river"],
     }))  # fmt: skip

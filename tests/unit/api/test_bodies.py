@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from gateway.api.server import MAX_BODY
 from tests.unit.api.nodeapp import NodeApp
 
-SAMPLE = {"id": "ab" * 32, "contact": "nobody", "name": "app.js"}
+SAMPLE = {"id": "ab" * 32, "contact": "nobody", "name": "app.js", "circle": "team"}
 NESTED = b"[" * 100_000 + b"]" * 100_000
 BODIES: dict[str, tuple[bytes, int]] = {
     "nested 100000 deep": (NESTED, 400),
@@ -33,7 +33,7 @@ BODIES: dict[str, tuple[bytes, int]] = {
 
 
 #: POST routes that take no body (and do not read one)
-NO_BODY = {"/api/v1/memory/sync"}
+NO_BODY = {"/api/v1/memory/sync", "/api/v1/circles/{circle}/echo"}
 
 
 def body_routes(node: NodeApp) -> list[tuple[str, str]]:

@@ -29,7 +29,10 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_torrc_dir_is_found_from_the_checkout() -> None:
-    assert torrc_dir() == REPO / "torrc.d"
+    # inside the package: gateway/config/torrc.d links to the checkout's torrc.d (and a
+    # wheel holds the files themselves there)
+    assert torrc_dir() == REPO / "gateway" / "config" / "torrc.d"
+    assert torrc_dir().resolve() == (REPO / "torrc.d").resolve()
     for name in ("base", "standard", "high", "paranoid"):
         assert (torrc_dir() / f"{name}.conf").is_file()
 
