@@ -95,6 +95,19 @@ class CircleRoutes:
             return json_error(400, "bad_request", "expected a JSON object")
         return data
 
+    async def _body_and_circle(
+        self, request: web.Request
+    ) -> tuple[dict[str, Any], bytes] | web.Response:
+        """The JSON object body, then the circle of the path (a malformed body is a 400
+        whatever the path names)."""
+        data = await self._body(request)
+        if isinstance(data, web.Response):
+            return data
+        circle = self._circle(request)
+        if isinstance(circle, web.Response):
+            return circle
+        return data, circle
+
     # --- routes --------------------------------------------------------------------------
 
     async def _list(self, _: web.Request) -> web.Response:
@@ -138,12 +151,10 @@ class CircleRoutes:
         return web.json_response(await self.circles.status_json(circle))
 
     async def _join(self, request: web.Request) -> web.Response:
-        data = await self._body(request)  # a malformed body is a 400 whatever the path
-        if isinstance(data, web.Response):
-            return data
-        circle = self._circle(request)
-        if isinstance(circle, web.Response):
-            return circle
+        parsed = await self._body_and_circle(request)
+        if isinstance(parsed, web.Response):
+            return parsed
+        data, circle = parsed
         unknown = set(data) - {"name"}
         if unknown:
             return json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
@@ -154,12 +165,10 @@ class CircleRoutes:
         return web.json_response(await self.circles.status_json(circle))
 
     async def _invite(self, request: web.Request) -> web.Response:
-        data = await self._body(request)  # a malformed body is a 400 whatever the path
-        if isinstance(data, web.Response):
-            return data
-        circle = self._circle(request)
-        if isinstance(circle, web.Response):
-            return circle
+        parsed = await self._body_and_circle(request)
+        if isinstance(parsed, web.Response):
+            return parsed
+        data, circle = parsed
         contact = data.get("contact")
         if not isinstance(contact, str) or set(data) - {"contact"}:
             return json_error(400, "bad_request", 'expected JSON {"contact": "<name or id>"}')
@@ -171,12 +180,10 @@ class CircleRoutes:
         return web.json_response({"contact": key.hex(), "sent": sent})
 
     async def _propose(self, request: web.Request) -> web.Response:
-        data = await self._body(request)  # a malformed body is a 400 whatever the path
-        if isinstance(data, web.Response):
-            return data
-        circle = self._circle(request)
-        if isinstance(circle, web.Response):
-            return circle
+        parsed = await self._body_and_circle(request)
+        if isinstance(parsed, web.Response):
+            return parsed
+        data, circle = parsed
         decision = parse_decision(data, self.member, self.entry)
         result = await self.circles.propose(circle, decision)
         return web.json_response(result, status=202)
