@@ -58,8 +58,8 @@ _CHUNK = 900
 COMMON_SHARE = 0.1
 #: stores smaller than this search every keyword (scoring all their rows is cheap)
 COMMON_FROM = 1000
-#: vectors computed ahead of their entry's write, kept at most (oldest dropped)
-MAX_READY = 4096
+#: vectors computed ahead of their entry's write, kept at most (oldest dropped; 1.5 MB)
+MAX_READY = 1024
 _SQL_ERRORS: Mapping[type[BaseException], type[GatewayError]] = {sqlite3.Error: StoreError}
 
 #: full-text index of body, topic and tags; the Porter stemmer matches "drinks" to "drink"
