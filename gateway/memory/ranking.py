@@ -78,6 +78,11 @@ class Filters:
     since_ms: int | None = None
     until_ms: int | None = None
 
+    @property
+    def on_content(self) -> bool:
+        """Whether a filter needs the decoded entry (topic, tags): SQL cannot apply it."""
+        return self.topic is not None or bool(self.tags)
+
     def admits(self, entry: Entry) -> bool:
         """Whether ``entry`` passes every filter."""
         return (

@@ -645,7 +645,7 @@ class MemoryStore:
             return []
         query = " OR ".join(f'"{w}"' for w in words)
         where, args = self._where(filters)
-        decode = filters.topic is not None or bool(filters.tags)
+        decode = filters.on_content
         sql = (
             f"SELECT e.rowid, f.rank{', e.raw' if decode else ''} "  # noqa: S608
             "FROM entries_fts f JOIN entries e ON e.rowid = f.rowid "
@@ -716,7 +716,7 @@ class MemoryStore:
 
     def _admitted(self, rowids: list[int], filters: Filters) -> set[int]:
         """Which of ``rowids`` are live entries that pass the topic and tag filters."""
-        decode = filters.topic is not None or bool(filters.tags)
+        decode = filters.on_content
         rows = self._rows(
             f"SELECT e.rowid{', e.raw' if decode else ''} FROM entries e "  # noqa: S608
             f"WHERE e.rowid IN ({_marks(rowids)}) AND {self._LIVE}",
