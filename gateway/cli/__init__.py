@@ -4,6 +4,10 @@ Each subcommand lives in its own module under :mod:`gateway.cli` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a handler
 ``(args: argparse.Namespace) -> int``. :func:`main` maps every
 :class:`~gateway.errors.GatewayError` to one message on stderr and its exit status.
+
+:func:`main` imports only the module of the command it runs (``gateway run`` keeps the
+code of the other eighteen out of the node's memory); help and an unknown command
+import them all.
 """
 
 from __future__ import annotations
@@ -42,8 +46,31 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.service_cmd",
 )
 
+#: the commands of the modules that register more than the one named after them
+EXTRA_COMMANDS: dict[str, str] = {
+    "restore": "gateway.cli.backup_cmd",
+    "rounds": "gateway.cli.converge_cmd",
+    "send": "gateway.cli.messages_cmd",
+    "inbox": "gateway.cli.messages_cmd",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def command_module(argv: Sequence[str]) -> str | None:
+    """The module of the command ``argv`` runs, if it names one (else None: all of them)."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--config":
+            next(args, None)
+        elif not arg.startswith("-"):
+            module = EXTRA_COMMANDS.get(arg, f"gateway.cli.{arg.replace('-', '_')}_cmd")
+            return module if module in COMMAND_MODULES else None
+        elif arg in ("-h", "--help", "--version"):
+            return None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; or, given the ``argv`` to parse, of the one it names."""
     parser = argparse.ArgumentParser(
         prog="gateway",
         description="A node that lives behind Tor.",
@@ -57,14 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the node's YAML config (default: {DEFAULT_CONFIG})",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    only = None if argv is None else command_module(argv)
+    for name in COMMAND_MODULES if only is None else (only,):
         module = importlib.import_module(name)
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

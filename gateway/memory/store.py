@@ -23,12 +23,10 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gateway.errors import EntryError, ForkError, GatewayError, StoreError, map_exceptions
-from gateway.memory import merkle, vecindex
-from gateway.memory.embed import Embedder, Vectors
+from gateway.memory import merkle
 from gateway.memory.entry import Entry, Kind, decode_entry, load_entry
 from gateway.memory.merkle import SignedTreeHead
 from gateway.memory.ranking import (
@@ -44,6 +42,18 @@ from gateway.memory.ranking import (
 )
 from gateway.memory.spaces import DEFAULT_SPACE, Space, check_space_name
 from gateway.storage.db import create_private
+
+if TYPE_CHECKING:  # NumPy (vecindex, vectors) loads at the first vector, not with the store
+    from gateway.memory import vecindex
+    from gateway.memory.embed import Embedder, Vectors
+
+#: the vector index's tables (see :mod:`gateway.memory.vecindex`)
+VECTORS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entry_vectors (
+    rowid INTEGER PRIMARY KEY, model TEXT NOT NULL, vec BLOB NOT NULL, bits BLOB);
+CREATE TABLE IF NOT EXISTS vector_model (one INTEGER PRIMARY KEY CHECK (one = 1),
+    model TEXT NOT NULL, dim INTEGER NOT NULL);
+"""
 
 MAX_PENDING = 10_000
 #: candidates each ranking contributes to fusion (at least)
@@ -136,7 +146,7 @@ class MemoryStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
-            self._db.executescript(vecindex.VECTORS_SCHEMA)
+            self._db.executescript(VECTORS_SCHEMA)
             self._db.execute(_FTS)
             self._migrate()
             self._db.execute("INSERT OR IGNORE INTO spaces VALUES (?, 1)", (DEFAULT_SPACE,))
@@ -398,6 +408,8 @@ class MemoryStore:
         self, db: sqlite3.Connection, rowid: int, vector: Vectors, space: str, author: bytes,
         ts: int,
     ) -> None:  # fmt: skip
+        from gateway.memory import vecindex
+
         assert self.embedder is not None
         bits = vecindex.sign_bits(vector)
         db.execute(
@@ -681,6 +693,10 @@ class MemoryStore:
         The sign-bit scan (limited by space, author and time as it scans) picks
         candidates; their float vectors rank them exactly.
         """
+        import numpy as np
+
+        from gateway.memory import vecindex
+
         assert self.embedder is not None
         dim = self.embedder.dim
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -743,6 +759,10 @@ class MemoryStore:
         """The in-memory sign-bit scan, loaded from the vectors table at first use."""
         if self._scan is not None:
             return self._scan
+        import numpy as np
+
+        from gateway.memory import vecindex
+
         assert self.embedder is not None
         scan = vecindex.ScanIndex(self.embedder.dim)
         join = "FROM entry_vectors v JOIN entries e ON e.rowid = v.rowid"

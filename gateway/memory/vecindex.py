@@ -18,18 +18,13 @@ reading every float vector through SQL instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from gateway.memory.embed import Vectors
-
-VECTORS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entry_vectors (
-    rowid INTEGER PRIMARY KEY, model TEXT NOT NULL, vec BLOB NOT NULL, bits BLOB);
-CREATE TABLE IF NOT EXISTS vector_model (one INTEGER PRIMARY KEY CHECK (one = 1),
-    model TEXT NOT NULL, dim INTEGER NOT NULL);
-"""
+if TYPE_CHECKING:
+    from gateway.memory.embed import Vectors
 
 _Ints = npt.NDArray[np.int64]
 

@@ -14,10 +14,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gateway.errors import EmbeddingError, GatewayError
-from gateway.memory.embed import Embedder, Vectors
 from gateway.memory.store import MemoryStore
+from gateway.node import memtrim
+
+if TYPE_CHECKING:
+    from gateway.memory.embed import Embedder, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,7 @@ class Indexer:
         if callable(release):
             release()
             self.releases += 1
+        memtrim.trim()
 
     async def backfill(self) -> int:
         """Embed every entry that has no vector yet; how many were."""

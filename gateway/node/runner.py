@@ -22,6 +22,7 @@ from gateway.config.torrc import NODE_SERVICE_OPTIONS, TorrcContext
 from gateway.contacts.client_auth import authorized_clients_dir
 from gateway.contacts.local import authorize, client_auth_dir
 from gateway.errors import GatewayError
+from gateway.node import memtrim
 from gateway.node.app import HttpServer, NodeInfo, RouteInstaller, build_app
 from gateway.node.runtime_file import remove_runtime, this_process, write_runtime
 from gateway.node.services import NodeServices
@@ -207,6 +208,7 @@ class NodeRunner:
         self._quiet = False
         log.info("onion service published")
         self.published.set()
+        memtrim.trim()  # starting is done: its garbage and freed heap go back
 
     def _torrc_context(self, paths: StatePaths, key: OnionKey, front_port: int) -> TorrcContext:
         torrc_hs = self.cfg.security.policy.onion_provisioning is OnionProvisioning.TORRC

@@ -14,14 +14,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from gateway.errors import EmbeddingError
 
-Vectors = npt.NDArray[np.float32]
+if TYPE_CHECKING:  # NumPy loads with the model, not with the node (about 10 MB resident)
+    import numpy as np
+    import numpy.typing as npt
+
+    Vectors: TypeAlias = npt.NDArray[np.float32]
+
+
+def __getattr__(name: str) -> object:
+    """``Vectors`` at run time, for the modules that compute with it (NumPy loads here)."""
+    if name == "Vectors":
+        import numpy as np
+        import numpy.typing as npt
+
+        return npt.NDArray[np.float32]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Embedder(Protocol):
@@ -85,6 +96,11 @@ class Lazy:
 
 def lazy_default() -> Lazy:
     """The bundled model, loaded on first use (EmbeddingError now if it is not installed)."""
-    from gateway.memory.embed.minilm import MiniLM, model_config
+    from gateway.memory.embed.bundle import NAME, model_config
 
-    return Lazy(MiniLM.name, int(model_config()["hidden_size"]), MiniLM.load)
+    def load() -> Embedder:
+        from gateway.memory.embed.minilm import MiniLM
+
+        return MiniLM.load()
+
+    return Lazy(NAME, int(model_config()["hidden_size"]), load)

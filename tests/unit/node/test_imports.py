@@ -42,3 +42,34 @@ def test_gateway_run_loads_neither_the_mcp_sdk_nor_segno() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_run_path_waits_for_the_first_vector_to_load_numpy() -> None:
+    """NumPy (about 10 MB resident) and the model's code load with the first text to embed;
+    opening the store at start reads only the model's name and size."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from gateway.cli import build_parser; build_parser(['run']); "
+        "import gateway.node.runner, gateway.node.services; "
+        "from gateway.memory.embed import lazy_default; lazy_default(); "
+        "print(sorted(m for m in ('numpy', 'gateway.memory.vecindex', "
+        "'gateway.memory.embed.minilm', 'gateway.memory.embed.weights') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_gateway_run_imports_no_other_command() -> None:
+    """The CLI imports the module of the command it runs, not the other eighteen."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from gateway.cli import build_parser; "
+        "build_parser(['--config', 'x.yaml', 'run']).parse_args(['--config', 'x.yaml', 'run']); "
+        "print(sorted(m for m in sys.modules if m.startswith('gateway.cli.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['gateway.cli.run_cmd']"
