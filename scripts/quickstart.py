@@ -300,7 +300,9 @@ def main() -> int:
 
         step("3. run both nodes: each starts its own tor and publishes a v3 onion service")
         addresses = {}
-        for name in NODES:
+        # bob first: alice's node dials him as soon as it runs (they are contacts after a
+        # first run), and should find his new descriptor, not the one of his earlier run
+        for name in reversed(NODES):
             t0 = time.monotonic()
             proc, address = start_node(configs[name], base / f"{name}.log")
             procs.append(proc)

@@ -51,8 +51,9 @@ CONNECT_TIMEOUT = 90.0
 RESCAN_INTERVAL = 2.0
 #: wait after a link closed normally before dialing again
 RECONNECT_DELAY = 1.0
-#: failed dials before tor is asked to refetch the contact's descriptor
-REFETCH_AFTER = 2
+#: failed dials before tor is asked to reach the contact afresh (close its stalled
+#: circuits, refetch its descriptor: see gateway.tor.hsclient)
+REFETCH_AFTER = 1
 
 #: asks tor to fetch an onion's descriptor again
 Refetch = Callable[[str], Awaitable[None]]

@@ -65,6 +65,7 @@ from gateway.state.keys import IdentityKeys, load_api_token
 from gateway.state.onion_key import OnionKey
 from gateway.state.paths import StatePaths
 from gateway.storage.db import apply_migrations, open_db
+from gateway.tor import hsclient
 from gateway.tor.controller import TorControl
 
 log = logging.getLogger("gateway.node")
@@ -104,10 +105,11 @@ class TorHandle:
         return loaded
 
     async def refetch(self, onion: str) -> None:
-        """Ask tor to fetch ``onion``'s descriptor again (after failed dials)."""
+        """Make tor reach ``onion`` afresh after a failed dial: close its circuits that wait
+        on a rendezvous that never came, and fetch its descriptor again."""
         control = self.control
         if control is not None:
-            await control.call(control.stem.msg, f"HSFETCH {onion}")
+            await hsclient.refresh(control, onion)
 
 
 @dataclass
