@@ -15,18 +15,25 @@ all peers, and reasons are cleaned to ``[A-Za-z0-9_]``.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.errors import GatewayError
+
+if TYPE_CHECKING:  # prometheus_client loads at the first scrape, not with the node
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        Metric,
+    )
 
 log = logging.getLogger("gateway.metrics")
 
@@ -155,7 +162,15 @@ class _LinkTotals:
 
 
 def _counter(name: str, doc: str, labels: Sequence[str] = ()) -> CounterMetricFamily:
+    from prometheus_client.core import CounterMetricFamily
+
     return CounterMetricFamily(name, doc, labels=list(labels))
+
+
+def _gauge(name: str, doc: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
+    from prometheus_client.core import GaugeMetricFamily
+
+    return GaugeMetricFamily(name, doc, labels=list(labels))
 
 
 def _split(counters: Mapping[str, int], prefix: str) -> dict[str, int]:
@@ -211,7 +226,7 @@ def traffic_families(totals: tuple[int, int, int, int, int], payload_records: in
     frames = _counter("gateway_link_frames", "Records written on the links", ["kind"])
     frames.add_metric(["payload"], payload_records)
     frames.add_metric(["cover"], cover)
-    peers = GaugeMetricFamily("gateway_peers_online", "Contacts with an open link")
+    peers = _gauge("gateway_peers_online", "Contacts with an open link")
     peers.add_metric([], online)
     return [data, frames, peers]
 
@@ -247,9 +262,7 @@ def round_families(counters: Mapping[str, int], views: Iterable[Mapping[str, Any
     held: Counter[tuple[str, str]] = Counter()
     for view in views:
         held[(label(str(view.get("role"))), label(str(view.get("status"))))] += 1
-    rounds = GaugeMetricFamily(
-        "gateway_rounds", "Rounds held, by role and status", labels=["role", "status"]
-    )
+    rounds = _gauge("gateway_rounds", "Rounds held, by role and status", ["role", "status"])
     for (role, status), count in sorted(held.items()):
         rounds.add_metric([role, status], count)
     return [refusals, rounds]
@@ -270,6 +283,36 @@ def round_latency(view: Mapping[str, Any]) -> tuple[float, list[tuple[str, float
     return max(0.0, before - float(created)), durations
 
 
+class Histogram:
+    """Observations counted into buckets, per label values (a Prometheus histogram, kept
+    without the library until a scrape turns it into a family)."""
+
+    def __init__(self, name: str, doc: str, buckets: Sequence[float], labels: Sequence[str] = ()):
+        self.name, self.doc, self.labels = name, doc, tuple(labels)
+        self.bounds = (*sorted(buckets), math.inf)
+        #: label values -> (count in each bucket, not cumulative; sum of the values)
+        self.series: dict[tuple[str, ...], tuple[list[int], float]] = {}
+        if not self.labels:
+            self.series[()] = ([0] * len(self.bounds), 0.0)
+
+    def observe(self, value: float, *values: str) -> None:
+        counts, total = self.series.get(values) or ([0] * len(self.bounds), 0.0)
+        counts[next(i for i, bound in enumerate(self.bounds) if value <= bound)] += 1
+        self.series[values] = (counts, total + value)
+
+    def family(self) -> HistogramMetricFamily:
+        from prometheus_client.core import HistogramMetricFamily
+
+        family = HistogramMetricFamily(self.name, self.doc, labels=list(self.labels))
+        for values, (counts, total) in sorted(self.series.items()):
+            running, buckets = 0, []
+            for bound, count in zip(self.bounds, counts, strict=True):
+                running += count
+                buckets.append(("+Inf" if bound == math.inf else repr(float(bound)), running))
+            family.add_metric(list(values), buckets, sum_value=total)
+        return family
+
+
 # --- the node's metrics ---------------------------------------------------------------------
 
 
@@ -286,7 +329,7 @@ class NodeMetrics:
         rounds: Source[RoundsSource] = _none,
         bootstrap: Source[int] = _none,
     ) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
+        self._registry: CollectorRegistry | None = None
         self._links, self._front, self._sync = links, front, sync
         self._store, self._rounds, self._bootstrap = store, rounds, bootstrap
         self._lock = threading.Lock()
@@ -296,23 +339,21 @@ class NodeMetrics:
         self.round_latency = Histogram(
             "gateway_round_latency_seconds",
             "Time from a round's start to its end",
-            buckets=ROUND_BUCKETS,
-            registry=self.registry,
+            ROUND_BUCKETS,
         )
         self.stage_latency = Histogram(
             "gateway_round_stage_seconds",
             "Time a round took to reach each stage from the one before",
+            ROUND_BUCKETS,
             ["stage"],
-            buckets=ROUND_BUCKETS,
-            registry=self.registry,
         )
-        self.registry.register(self)
 
     # --- pushed ---------------------------------------------------------------------------
 
     def observe_round(self, seconds: float) -> None:
         """A round finished after ``seconds``."""
-        self.round_latency.observe(max(0.0, seconds))
+        with self._lock:
+            self.round_latency.observe(max(0.0, seconds))
 
     def round_finished(self, view: Mapping[str, Any]) -> None:
         """A round we asked is over: observe its latency and its stages, from its view
@@ -322,8 +363,9 @@ class NodeMetrics:
             return
         total, stages = measured
         self.observe_round(total)
-        for stage, seconds in stages:
-            self.stage_latency.labels(stage).observe(seconds)
+        with self._lock:
+            for stage, seconds in stages:
+                self.stage_latency.observe(seconds, stage)
 
     def on_circuit_event(self, status: str) -> None:
         """tor reported a circuit event (CIRC) with ``status`` (BUILT, FAILED, ...)."""
@@ -372,13 +414,21 @@ class NodeMetrics:
 
     def render(self) -> bytes:
         """The metrics in Prometheus text format."""
-        return generate_latest(self.registry)
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.exposition import generate_latest
+
+        if self._registry is None:
+            self._registry = CollectorRegistry(auto_describe=False)
+            self._registry.register(self)
+        return generate_latest(self._registry)
 
     def collect(self) -> Iterator[Metric]:
         """Called by the registry on every scrape."""
         with self._lock:
             pushed = Counter(self._pushed)
             percent = self._bootstrap_percent
+            histograms = [self.round_latency.family(), self.stage_latency.family()]
+        yield from histograms
         yield from self._guarded("links", self._link_metrics, pushed)
         yield from self._guarded("memory", self._memory_metrics, pushed)
         yield from self._guarded("rounds", self._round_metrics, pushed)
@@ -423,7 +473,7 @@ class NodeMetrics:
     ) -> list[Metric]:
         bootstrap = self._bootstrap()
         value = bootstrap if bootstrap is not None else percent
-        gauge = GaugeMetricFamily("gateway_tor_bootstrap_percent", "tor's bootstrap progress")
+        gauge = _gauge("gateway_tor_bootstrap_percent", "tor's bootstrap progress")
         gauge.add_metric([], float(value) if value is not None else 0.0)
         circuits = _counter("gateway_tor_circuit_events", "tor circuit events", ["status"])
         for status in sorted(CIRCUIT_STATUSES | {"other"}):
@@ -470,5 +520,7 @@ class MetricsRoutes:
         app.router.add_get(PATH, self._metrics)
 
     async def _metrics(self, _: web.Request) -> web.Response:
+        from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
         body = self.metrics.render()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
