@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -178,6 +179,9 @@ def progress_note(view: dict[str, Any]) -> str:
     return f"council: stage {stage} ({heard} of {total} participants heard from)\n"
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 class OpenAIRoutes:
     """``/v1/models`` and ``/v1/chat/completions`` over the rounds service."""
 
@@ -186,9 +190,17 @@ class OpenAIRoutes:
         self.book = book
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_get("/v1/models", self._models)
-        app.router.add_get("/v1/models/{model}", self._model)
-        app.router.add_post("/v1/chat/completions", self._chat)
+        for method, path, handler in self.routes():
+            app.router.add_route(method, path, handler)
+
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        """(method, path, handler) of every route (:mod:`gateway.api.openai_mount` serves
+        the same paths before this module is loaded)."""
+        return [
+            ("GET", "/v1/models", self._models),
+            ("GET", "/v1/models/{model}", self._model),
+            ("POST", "/v1/chat/completions", self._chat),
+        ]
 
     @staticmethod
     def _model_json() -> dict[str, Any]:
@@ -252,9 +264,7 @@ class OpenAIRoutes:
             times = times_from(data.get("times"))
             return await self.rounds.ask_with_context(question, peers, times, space)
         except GatewayError as exc:
-            raise OpenAIError(
-                400, str(exc), kind="invalid_request_error", code=exc.code
-            ) from exc
+            raise OpenAIError(400, str(exc), kind="invalid_request_error", code=exc.code) from exc
 
     async def _until_done(self, request: web.Request, rid: bytes) -> dict[str, Any]:
         """The round's last view; ConnectionResetError if the client hangs up first (aiohttp

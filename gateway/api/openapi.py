@@ -24,8 +24,9 @@ from gateway.api.openapi_schemas import (
     obj,
     ref,
 )
+from gateway.api.server import OPENAPI_PATH
 
-PATH = "/api/v1/openapi.json"
+PATH = OPENAPI_PATH
 VERSION = "1.0.0"
 JSON = "application/json"
 

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from gateway.api import openapi
 from gateway.api.ratelimit import RateLimit, TokenBuckets, rate_limit_middleware
 from gateway.api.replies import json_error, read_json
 from gateway.api.status import NodeStatus
@@ -65,6 +64,8 @@ def token_ok(request: web.Request, token: str) -> bool:
     return any(matches)
 
 
+#: where the OpenAPI document (gateway.api.openapi) is served
+OPENAPI_PATH = "/api/v1/openapi.json"
 #: path prefixes served without the token (the dashboard's page and static files)
 PUBLIC = web.AppKey("public_prefixes", set[str])
 
@@ -150,7 +151,7 @@ class LocalApi:
         app.router.add_get("/api/v1/peers", self._peers)
         app.router.add_post("/api/v1/messages", self._send)
         app.router.add_get("/api/v1/messages", self._messages)
-        app.router.add_get(openapi.PATH, self._openapi)
+        app.router.add_get(OPENAPI_PATH, self._openapi)
         for routes in self.routes:
             routes.add_to(app)
         return app
@@ -175,6 +176,8 @@ class LocalApi:
         return web.json_response({"peers": self.peers_json()})
 
     async def _openapi(self, _: web.Request) -> web.Response:
+        from gateway.api import openapi  # the document's code loads when it is asked for
+
         return web.json_response(openapi.document())
 
     async def _send(self, request: web.Request) -> web.Response:

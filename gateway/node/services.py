@@ -26,7 +26,7 @@ from gateway.api.dashboard import DashboardRoutes
 from gateway.api.events import EventBus, EventFeed, EventRoutes, FeedSources
 from gateway.api.graphql_mount import LazyGraphQLRoutes
 from gateway.api.memory_routes import MemoryRoutes
-from gateway.api.openai_compat import OpenAIRoutes
+from gateway.api.openai_mount import LazyOpenAIRoutes
 from gateway.api.ratelimit import RateLimit
 from gateway.api.rounds_routes import RoundsRoutes
 from gateway.api.server import ApiServer, LocalApi, RouteSet
@@ -232,7 +232,7 @@ class NodeServices:
             routes: list[RouteSet] = [
                 MemoryRoutes(memory),
                 RoundsRoutes(rounds, book),
-                OpenAIRoutes(rounds, book),
+                LazyOpenAIRoutes(rounds, book),
                 LazyGraphQLRoutes(book, memory, rounds),
                 ContactsRoutes(book, paths, keys, key, policy, cfg.node.name),
                 CircleRoutes(circles, lambda text: book.find(text).identity, memory.resolve),

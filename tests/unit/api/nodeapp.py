@@ -18,7 +18,7 @@ from gateway.api.dashboard import DashboardRoutes
 from gateway.api.events import EventBus, EventFeed, EventRoutes, FeedSources
 from gateway.api.graphql_mount import LazyGraphQLRoutes
 from gateway.api.memory_routes import MemoryRoutes
-from gateway.api.openai_compat import OpenAIRoutes
+from gateway.api.openai_mount import LazyOpenAIRoutes
 from gateway.api.ratelimit import RateLimit
 from gateway.api.rounds_routes import RoundsRoutes
 from gateway.api.server import LocalApi, mark_public
@@ -90,7 +90,7 @@ def build(
     routes += [
         MemoryRoutes(services.memory),
         RoundsRoutes(services.rounds, services.book),
-        OpenAIRoutes(services.rounds, services.book),
+        LazyOpenAIRoutes(services.rounds, services.book),
         LazyGraphQLRoutes(services.book, services.memory, services.rounds),
         ContactsRoutes(
             services.book,

@@ -143,11 +143,14 @@ USER = [{"role": "user", "content": "x"}]
 async def test_bad_requests_get_openai_shaped_400s(
     served: Served, body: dict[str, Any], param: str | None
 ) -> None:
-    async with aiohttp.ClientSession() as http, http.post(
-        served.url + "/chat/completions",
-        json=body,
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            served.url + "/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as resp,
+    ):
         assert resp.status == 400
         error = (await resp.json())["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -202,3 +205,12 @@ def test_the_question_keeps_the_newest_context_within_the_rounds_limit() -> None
     text = [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
     parts = [{"role": "user", "content": text}]
     assert question_from(parts) == "a\nb"
+
+
+def test_the_lazy_mount_serves_every_route_of_the_module() -> None:
+    """gateway.api.openai_mount lists the routes without loading openai_compat: the same."""
+    from gateway.api.openai_compat import OpenAIRoutes
+    from gateway.api.openai_mount import ROUTES
+
+    routes = OpenAIRoutes(None, None).routes()  # type: ignore[arg-type]
+    assert [(method, path) for method, path, _ in routes] == list(ROUTES)

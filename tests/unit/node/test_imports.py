@@ -41,7 +41,7 @@ def test_gateway_run_loads_neither_the_mcp_sdk_nor_segno() -> None:
 def test_the_run_path_waits_for_first_use_to_load_numpy_and_prometheus() -> None:
     """NumPy (about 10 MB resident) and the model's code load with the first text to embed
     (opening the store at start reads only the model's name and size); prometheus_client
-    with the first scrape of /metrics."""
+    with the first scrape of /metrics; the OpenAI-compatible routes with their first call."""
     code = (
         "from gateway.cli import build_parser; build_parser(['run']); "
         "import gateway.node.runner, gateway.node.services; "
@@ -49,7 +49,7 @@ def test_the_run_path_waits_for_first_use_to_load_numpy_and_prometheus() -> None
     )
     names = (
         "('numpy', 'gateway.memory.vecindex', 'gateway.memory.embed.minilm', "
-        "'gateway.memory.embed.weights', 'prometheus_client')"
+        "'gateway.memory.embed.weights', 'prometheus_client', 'gateway.api.openai_compat')"
     )
     assert loaded_after(code, names) == "[]"
 
