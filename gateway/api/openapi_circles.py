@@ -14,15 +14,20 @@ from gateway.api.openapi_schemas import (
     obj,
     ref,
 )
+from gateway.circle.ranks import RANK_BUCKETS
 
 PREFIX = "/api/v1/circles"
 JSON = "application/json"
+RANK: Schema = {"type": "integer", "minimum": 0, "maximum": RANK_BUCKETS - 1}
 
 DECISION = obj(
     {
         "kind": {
             "type": "string",
-            "enum": ["add_member", "remove_member", "set_space", "tombstone", "record_answer"],
+            "enum": [
+                "add_member", "remove_member", "set_space", "tombstone", "record_answer",
+                "rank_report",
+            ],
         },
         "member": HEX64,
         "space": STRING,
@@ -31,9 +36,12 @@ DECISION = obj(
         "entry_id": HEX64,
         "round_id": HEX64,
         "answer_digest": HEX64,
+        "members_hash": HEX64,
+        "ranks": array(RANK),
     },
     optional=(
-        "member", "space", "policy", "members", "entry_id", "round_id", "answer_digest"
+        "member", "space", "policy", "members", "entry_id", "round_id", "answer_digest",
+        "members_hash", "ranks",
     ),
 )  # fmt: skip
 
@@ -79,6 +87,15 @@ CIRCLE = obj(
                     "stable_seq": INT,
                     "state_digest": HEX64,
                     "messages_sent": INT,
+                    "order": {
+                        **array(HEX64),
+                        "description": "the primary order in force (view v: order[v mod n])",
+                    },
+                    "ranks": {
+                        "type": "object",
+                        "additionalProperties": RANK,
+                        "description": "each member's agreed rank (0 leads) in force",
+                    },
                 }
             ),
             "type": ["object", "null"],

@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from gateway.circle import ranks as rk
 from gateway.circle.codec import Reader, blob32, str8, u8, u16, u32, u64
 from gateway.errors import CircleError, CircleStateError
 
@@ -67,6 +68,7 @@ class DecisionKind(enum.IntEnum):
     SET_SPACE = 3
     TOMBSTONE = 4
     RECORD_ANSWER = 5
+    RANK_REPORT = 6
 
 
 class SpacePolicy(enum.IntEnum):
@@ -115,7 +117,17 @@ class RecordAnswer:
     answer_digest: bytes
 
 
-Decision = AddMember | RemoveMember | SetSpace | Tombstone | RecordAnswer
+@dataclass(frozen=True)
+class RankReport:
+    """The proposer's rank (0 leads .. RANK_BUCKETS - 1) of every member of the list whose
+    hash is ``members_hash``, in its sorted order (its own entry is ignored). It replaces
+    the proposer's previous report if it is executed against that very member list."""
+
+    members_hash: bytes
+    ranks: tuple[int, ...]
+
+
+Decision = AddMember | RemoveMember | SetSpace | Tombstone | RecordAnswer | RankReport
 
 
 def encode_decision(decision: Decision) -> bytes:
@@ -136,6 +148,13 @@ def encode_decision(decision: Decision) -> bytes:
         )
     if isinstance(decision, Tombstone):
         return u8(DecisionKind.TOMBSTONE) + decision.entry_id
+    if isinstance(decision, RankReport):
+        return (
+            u8(DecisionKind.RANK_REPORT)
+            + decision.members_hash
+            + u8(len(decision.ranks))
+            + bytes(decision.ranks)
+        )
     return u8(DecisionKind.RECORD_ANSWER) + decision.round_id + decision.answer_digest
 
 
@@ -160,6 +179,12 @@ def check_decision(decision: Decision) -> None:
     elif isinstance(decision, RecordAnswer):
         _check_len(decision.round_id, ID_BYTES, "round id")
         _check_len(decision.answer_digest, ID_BYTES, "answer digest")
+    elif isinstance(decision, RankReport):
+        _check_len(decision.members_hash, ID_BYTES, "members hash")
+        if not 1 <= len(decision.ranks) <= MAX_MEMBERS:
+            raise ValueError(f"a rank report ranks 1 to {MAX_MEMBERS} members")
+        if not all(isinstance(r, int) and rk.valid_rank(r) for r in decision.ranks):
+            raise ValueError(f"ranks are 0 to {rk.RANK_BUCKETS - 1}")
     else:
         raise ValueError(f"not a decision: {decision!r}")
 
@@ -198,6 +223,10 @@ def decode_decision(data: bytes) -> Decision:
         decision = Tombstone(r.take(ID_BYTES, "entry id"))
     elif kind == DecisionKind.RECORD_ANSWER:
         decision = RecordAnswer(r.take(ID_BYTES, "round id"), r.take(ID_BYTES, "answer digest"))
+    elif kind == DecisionKind.RANK_REPORT:
+        members_hash = r.take(ID_BYTES, "members hash")
+        n = r.count("ranks", 1, MAX_MEMBERS)
+        decision = RankReport(members_hash, tuple(r.take(n, "ranks")))
     else:
         raise CircleError("malformed", f"unknown decision kind {kind}")
     r.end()
@@ -321,10 +350,23 @@ class CircleState:
     tombstones: frozenset[bytes] = frozenset()
     answers: tuple[tuple[bytes, bytes], ...] = ()  # (round id, answer digest), sorted
     executed: tuple[tuple[bytes, tuple[int, ...]], ...] = ()  # proposer -> recent timestamps
+    #: proposer -> its last rank report, one rank per member (NO_RANK: none); see ranks.py
+    reports: rk.Reports = ()
 
     @cached_property
     def members_hash(self) -> bytes:
         return sha256(b"".join(self.members))
+
+    @cached_property
+    def ranks(self) -> tuple[int, ...]:
+        """The agreed rank of each member (aligned with ``members``)."""
+        return rk.agreed_ranks(self.members, self.reports)
+
+    @cached_property
+    def order(self) -> tuple[bytes, ...]:
+        """The primary order of the configuration this state starts (at a checkpoint
+        boundary): the members by (agreed rank, key)."""
+        return rk.primary_order(self.members, self.reports)
 
     @cached_property
     def body(self) -> bytes:
@@ -340,6 +382,10 @@ class CircleState:
         out.append(u32(len(self.executed)))
         for proposer, stamps in self.executed:
             out += [proposer, u8(len(stamps)), *(u64(t) for t in stamps)]
+        if self.reports:  # omitted when empty: states without reports keep their digests
+            out.append(u32(len(self.reports)))
+            for proposer, ranks in self.reports:
+                out += [proposer, u8(len(ranks)), bytes(ranks)]
         return b"".join(out)
 
     @cached_property
@@ -420,6 +466,14 @@ def decode_state(data: bytes) -> CircleState:
         proposer = b.take(KEY_BYTES, "proposer")
         stamps = tuple(b.u64("timestamp") for _ in range(b.count("timestamps", 1, EXECUTED_WINDOW)))
         executed.append((proposer, stamps))
+    reports = []
+    if b.remaining:  # the optional reports section (never empty when present)
+        for _ in range(b.count("reports", 4, MAX_MEMBERS)):
+            proposer = b.take(KEY_BYTES, "reporter")
+            k = b.count("ranks", 1, MAX_MEMBERS)
+            reports.append((proposer, tuple(b.take(k, "ranks"))))
+        if not reports:
+            raise CircleError("malformed", "an empty reports section (omitted when empty)")
     b.end()
     state = CircleState(
         circle_id,
@@ -429,6 +483,7 @@ def decode_state(data: bytes) -> CircleState:
         frozenset(tombstones),
         tuple(answers),
         tuple(executed),
+        tuple(reports),
     )
     if state.body != body or not (
         _ascending([sp.name.encode() for sp in state.spaces])
@@ -437,6 +492,9 @@ def decode_state(data: bytes) -> CircleState:
         and all(_ascending([u64(t) for t in ts]) and ts for _, ts in state.executed)
     ):
         raise CircleError("malformed", "state body is not canonical (order, duplicates)")
+    problem = rk.check_reports(members, state.reports)
+    if problem is not None:
+        raise CircleError("malformed", f"state reports: {problem}")
     return state
 
 
@@ -462,8 +520,9 @@ def execute(
 
     ``decision`` None is the null request a view change fills gaps with. A request from a
     non-member, a repeated request, or a decision that does not apply (adding a member
-    twice, removing the last one, recording a second answer for a round) leaves the state
-    as it was but for ``seq`` and the executed-request record.
+    twice, removing the last one, recording a second answer for a round, a rank report made
+    for another member list) leaves the state as it was but for ``seq`` and the
+    executed-request record.
     """
     if decision is None or proposer not in state.members:
         return replace(state, seq=seq), False
@@ -473,21 +532,28 @@ def execute(
     stamps = sorted({*executed.get(proposer, ()), timestamp})[-EXECUTED_WINDOW:]
     executed[proposer] = tuple(stamps)
     base = replace(state, seq=seq, executed=tuple(sorted(executed.items())))
-    changed = _apply(base, decision)
+    changed = _apply(base, decision, proposer)
     if changed is None:
         return base, False
     return changed, True
 
 
-def _apply(state: CircleState, decision: Decision) -> CircleState | None:
+def _apply(state: CircleState, decision: Decision, proposer: bytes) -> CircleState | None:
     if isinstance(decision, AddMember):
         if decision.member in state.members or len(state.members) >= MAX_MEMBERS:
             return None
-        return replace(state, members=tuple(sorted((*state.members, decision.member))))
+        return _with_members(state, tuple(sorted((*state.members, decision.member))))
     if isinstance(decision, RemoveMember):
         if decision.member not in state.members or len(state.members) <= 1:
             return None
-        return replace(state, members=tuple(k for k in state.members if k != decision.member))
+        return _with_members(state, tuple(k for k in state.members if k != decision.member))
+    if isinstance(decision, RankReport):
+        if decision.members_hash != state.members_hash or len(decision.ranks) != len(state.members):
+            return None  # made for another member list: stale
+        reports = rk.apply_report(state.members, state.reports, proposer, decision.ranks)
+        if reports == state.reports:
+            return None
+        return replace(state, reports=reports)
     if isinstance(decision, SetSpace):
         others = [s for s in state.spaces if s.name != decision.space]
         if decision.policy is SpacePolicy.REMOVED:
@@ -506,3 +572,8 @@ def _apply(state: CircleState, decision: Decision) -> CircleState | None:
         return None
     answers = sorted((*state.answers, (decision.round_id, decision.answer_digest)))
     return replace(state, answers=tuple(answers))
+
+
+def _with_members(state: CircleState, members: tuple[bytes, ...]) -> CircleState:
+    """``state`` with a new member list; the rank reports follow it (ranks.remap)."""
+    return replace(state, members=members, reports=rk.remap(state.members, members, state.reports))

@@ -63,7 +63,7 @@ from gateway.circle.outputs import (
     StateTransferred,
     ViewChanged,
 )
-from gateway.circle.quorum import OrderKey, faults_tolerated, has_quorum, primary_order, quorum
+from gateway.circle.quorum import faults_tolerated, has_quorum, quorum
 from gateway.errors import CircleError, CircleStateError
 
 #: most requests waiting to be ordered, in all and per proposer
@@ -71,6 +71,8 @@ MAX_PENDING = 1024
 MAX_PENDING_PER_MEMBER = 64
 #: COMMITs kept per (sequence number, member): the latest views
 MAX_COMMIT_VIEWS = 4
+#: primary orders remembered of checkpoints below the stable one (to judge a late NEW-VIEW)
+MAX_PAST_ORDERS = 64
 _NEVER = -(1 << 62)
 
 
@@ -99,7 +101,6 @@ class Replica:
         *,
         now_ms: int = 0,
         timing: Timing | None = None,
-        order_key: OrderKey | None = None,
     ) -> None:
         self._key = key
         self.me = public_bytes(key)
@@ -108,13 +109,13 @@ class Replica:
         self.K = genesis.checkpoint_interval
         self.L = 2 * self.K
         self._timing = timing or Timing()
-        self._order_key = order_key
-        self._orders: dict[tuple[bytes, ...], tuple[bytes, ...]] = {}
         state = genesis_state(genesis)
         self._state = state
         self._stable_state = state
         self._stable_proof: tuple[Checkpoint, ...] = ()
         self._links: list[ConfigLink] = []
+        #: (boundary, primary order from there on; None: not known) below the stable one
+        self._past_orders: list[tuple[int, tuple[bytes, ...] | None]] = [(0, state.order)]
         self._snapshots: dict[int, CircleState] = {}
         self._view = 0
         self._active = True
@@ -164,8 +165,19 @@ class Replica:
         return self._stable_state.members
 
     @property
+    def order(self) -> tuple[bytes, ...]:
+        """The primary order in force: the members at the last stable checkpoint sorted by
+        their agreed rank there (gateway.circle.ranks), then by key."""
+        return self._stable_state.order
+
+    @property
     def primary(self) -> bytes:
-        return self._primary_of(self._view, self.members)
+        return self._primary_of(self._view, self.order)
+
+    @property
+    def own_requests(self) -> tuple[Request, ...]:
+        """This member's proposals that were not executed yet."""
+        return tuple(self._own.values())
 
     @property
     def last_executed(self) -> int:
@@ -295,15 +307,15 @@ class Replica:
         *,
         now_ms: int,
         timing: Timing | None = None,
-        order_key: OrderKey | None = None,
     ) -> Replica:
         """A replica resumed from :meth:`snapshot`; call :meth:`catch_up` next."""
         s = snap.decode(data)
-        r = cls(key, s.genesis, now_ms=now_ms, timing=timing, order_key=order_key)
+        r = cls(key, s.genesis, now_ms=now_ms, timing=timing)
         if s.state.circle_id != r.circle_id or s.stable_state.circle_id != r.circle_id:
             raise CircleStateError("the snapshot is of another circle")
         r._view, r._active, r._backoff, r._last_ts = s.view, s.active, s.backoff, s.last_ts
         r._stable_state, r._stable_proof, r._links = s.stable_state, s.stable_proof, list(s.links)
+        r._past_orders = [(s.stable_state.seq, s.stable_state.order)]
         r._state = s.state
         r._snapshots = {x.seq: x for x in s.snapshots}
         r._pp = {pp.seq: pp for pp in s.pre_prepares}
@@ -363,15 +375,8 @@ class Replica:
         self._fault_keys.add(fault_key)
         self._out.append(Fault(member, kind, evidence, detail))
 
-    def _order(self, members: tuple[bytes, ...]) -> tuple[bytes, ...]:
-        order = self._orders.get(members)
-        if order is None:
-            order = primary_order(members, self._order_key)
-            self._orders[members] = order
-        return order
-
-    def _primary_of(self, view: int, members: tuple[bytes, ...]) -> bytes:
-        order = self._order(members)
+    @staticmethod
+    def _primary_of(view: int, order: tuple[bytes, ...]) -> bytes:
         return order[view % len(order)]
 
     def _members_at(self, x: int) -> tuple[bytes, ...] | None:
@@ -389,17 +394,44 @@ class Replica:
             members = link.members
         return members
 
+    def _order_at(self, x: int) -> tuple[bytes, ...] | None:
+        """The primary order after checkpoint boundary ``x``, if this replica knows it: from
+        the state there (its stable state or a checkpoint it executed), or, below the stable
+        checkpoint, as it was when this replica went past ``x``."""
+        h = self.stable_seq
+        if x == h:
+            return self._stable_state.order
+        if x > h:
+            known = self._snapshots.get(x)
+            return known.order if known is not None else None
+        if not self._past_orders or self._past_orders[0][0] > x:
+            return None
+        order: tuple[bytes, ...] | None = None
+        for seq, past in self._past_orders:
+            if seq > x:
+                break
+            order = past
+        members = self._members_at(x)
+        if order is None or members is None or tuple(sorted(order)) != members:
+            return None
+        return order
+
     def _config_for(self, n: int) -> tuple[bytes, ...] | None:
         """The members that order sequence number ``n``."""
         return self._members_at(((n - 1) // self.K) * self.K)
+
+    def _order_for(self, n: int) -> tuple[bytes, ...] | None:
+        """The primary order of the configuration that orders sequence number ``n``."""
+        return self._order_at(((n - 1) // self.K) * self.K)
 
     def _in_window(self, n: int) -> bool:
         return self.stable_seq < n <= self.stable_seq + self.L
 
     def _may_act(self, n: int) -> bool:
         """Whether this replica may vote on ``n``: inside the watermarks, and ordered by the
-        configuration in force (never past a boundary that changes it before it is stable)."""
-        return self._in_window(n) and self._config_for(n) == self.members
+        configuration in force, members and primary order (never past a boundary that
+        changes it before it is stable)."""
+        return self._in_window(n) and self._order_for(n) == self.order
 
     def _known(self, member: bytes) -> bool:
         return member in self.members or member in self._state.members
@@ -470,10 +502,10 @@ class Replica:
             assigned.add(digest)
             self._send(None, pp.raw)
             self._changes += 1
-        # a membership change waits for the next checkpoint boundary: reach it with null
-        # requests rather than waiting for traffic
+        # a membership change (or a new primary order) waits for the next checkpoint
+        # boundary: reach it with null requests rather than waiting for traffic
         last = max(self.stable_seq, self.last_executed, *self._pp)
-        if last % self.K and self._state.members != self._config_for(last):
+        if last % self.K and self._state.order != self._order_for(last):
             for n in range(last + 1, (last // self.K + 1) * self.K + 1):
                 if not self._may_act(n):
                     return
@@ -490,10 +522,10 @@ class Replica:
         self._saw(pp.signer, pp.view)
 
     def _accept_pre_prepare(self, pp: PrePrepare) -> None:
-        cfg = self._config_for(pp.seq)
-        if cfg is None:
+        order = self._order_for(pp.seq)
+        if order is None:
             return
-        primary = self._primary_of(pp.view, cfg)
+        primary = self._primary_of(pp.view, order)
         if pp.signer != primary:
             self._fault(pp.signer, FaultKind.NOT_PRIMARY, detail=f"PRE-PREPARE for {pp.seq}")
             return
@@ -667,12 +699,16 @@ class Replica:
             self._check_stable(n)
 
     def _drop_executed(self) -> None:
-        for digest, req in list(self._pending.items()):
-            if already_executed(self._state, req.signer, req.timestamp):
-                del self._pending[digest]
-        for digest, req in list(self._own.items()):
-            if already_executed(self._state, req.signer, req.timestamp):
-                del self._own[digest]
+        """Forget requests that were executed, and those of a proposer no longer in the
+        executed state: they would only ever execute as no-ops (and, still pending, be
+        ordered again and again)."""
+        state = self._state
+        for requests in (self._pending, self._own):
+            for digest, req in list(requests.items()):
+                if req.signer not in state.members or already_executed(
+                    state, req.signer, req.timestamp
+                ):
+                    del requests[digest]
 
     # --- checkpoints -----------------------------------------------------------------------
 
@@ -710,24 +746,40 @@ class Replica:
                 self._request_state()
             elif own.digest == digest:
                 ordered = tuple(sorted(proof, key=lambda c: c.signer)[:need])
-                self._make_stable(own, ordered, cfg)
+                self._make_stable(own, ordered, cfg, self._order_at(s - self.K))
             return
 
+    def _remember_order(self, h: int, state: CircleState) -> None:
+        """Note the primary orders of the boundaries after ``h`` up to ``state`` (the new
+        stable checkpoint): None for one this replica did not execute (state transfer)."""
+        for x in range(h + self.K, state.seq + 1, self.K):
+            known = state if x == state.seq else self._snapshots.get(x)
+            order = known.order if known is not None else None
+            if self._past_orders[-1][1] != order:
+                self._past_orders.append((x, order))
+        del self._past_orders[:-MAX_PAST_ORDERS]
+
     def _make_stable(
-        self, state: CircleState, proof: tuple[Checkpoint, ...], previous: tuple[bytes, ...]
+        self,
+        state: CircleState,
+        proof: tuple[Checkpoint, ...],
+        previous: tuple[bytes, ...],
+        previous_order: tuple[bytes, ...] | None,
     ) -> None:
         """``state`` (at a checkpoint) is stable: drop the log up to it; a new membership
-        takes effect from here on."""
-        s = state.seq
+        or primary order (``previous_order`` None: not known) takes effect from here on."""
+        s, h = state.seq, self.stable_seq
         self._stable_state, self._stable_proof = state, proof
         self._changes += 1
         changed = state.members != previous
         if changed:
+            self._links.append(ConfigLink(s, state.members, state.body_hash, proof))
+        if changed or state.order != previous_order:
             # a new configuration orders what comes next: nothing voted under the old one
             # past the boundary counts (honest members never vote there before it is stable)
-            self._links.append(ConfigLink(s, state.members, state.body_hash, proof))
             self._pp, self._prepares, self._prepared = {}, {}, {}
             self._sent_prepare, self._sent_commit = set(), set()
+        self._remember_order(h, state)
         self._pp = {n: pp for n, pp in self._pp.items() if n > s}
         self._prepares = {k: v for k, v in self._prepares.items() if k[1] > s}
         self._commits = {n: c for n, c in self._commits.items() if n > s}
@@ -771,7 +823,9 @@ class Replica:
         links: list[ConfigLink] = []
         start = r.last_executed
         if r.stable_seq < h:
-            state, start = self._stable_state, max(h, r.last_executed)
+            # with a state, the certificates must follow it (the requester skips those it
+            # executed already, which it may have when only its checkpoint lags)
+            state, start = self._stable_state, h
             links = [x for x in self._links if r.stable_seq < x.seq < h]
         certs = []
         for n in range(start + 1, self.last_executed + 1):
@@ -823,15 +877,16 @@ class Replica:
         if not has_quorum((c.signer for c in rep.proof), cfg):
             self._fault(rep.signer, FaultKind.BAD_STATE, detail=f"checkpoint {s} proof")
             return
+        previous_order = None if links else self._order_at(s - self.K)
         if s <= self.last_executed:
             own = self._snapshots.get(s)
             if own is not None and own.digest == state.digest:
-                self._make_stable(own, rep.proof, cfg)
+                self._make_stable(own, rep.proof, cfg, previous_order)
             return
         self._links.extend(links)
         self._state = state
         self._snapshots = {s: state}
-        self._make_stable(state, rep.proof, cfg)
+        self._make_stable(state, rep.proof, cfg, previous_order)
         self._out.append(StateTransferred(s, state.digest))
         self._drop_executed()
         self._req_timer = self._now if self._pending and self.is_member else None
@@ -924,20 +979,20 @@ class Replica:
             if pp.seq <= h:
                 continue
             base = ((pp.seq - 1) // self.K) * self.K
-            cfg_n = self._members_at(base) or self._members_at(base - self.K)
-            if cfg_n is None:
+            order_n = self._order_at(base) or self._order_at(base - self.K)
+            if order_n is None:
                 return "unknown"
-            if pp.signer != self._primary_of(pp.view, cfg_n):
+            if pp.signer != self._primary_of(pp.view, order_n):
                 return "bad"
-            if len({p.signer for p in cert.prepares} & set(cfg_n)) < quorum(len(cfg_n)) - 1:
+            if len({p.signer for p in cert.prepares} & set(order_n)) < quorum(len(order_n)) - 1:
                 return "bad"
         return "ok"
 
     def _choose(
         self, vcs: Iterable[ViewChange]
     ) -> tuple[int, tuple[bytes, ...], list[ViewChange]] | None:
-        """(base checkpoint, its members, a quorum of valid view changes containing the one
-        with the highest checkpoint), or None while there is no such quorum."""
+        """(base checkpoint, its primary order, a quorum of valid view changes containing the
+        one with the highest checkpoint), or None while there is no such quorum."""
         valid = []
         for vc in vcs:
             status = self._check_vc(vc)
@@ -950,16 +1005,16 @@ class Replica:
         if not valid:
             return None
         top = max(valid, key=lambda v: (v.stable_seq, v.signer))
-        cfg = self._members_at(top.stable_seq)
-        if cfg is None or top.signer not in cfg:
+        order = self._order_at(top.stable_seq)
+        if order is None or top.signer not in order:
             return None
         others = sorted(
-            (v for v in valid if v is not top and v.signer in cfg), key=lambda v: v.signer
+            (v for v in valid if v is not top and v.signer in order), key=lambda v: v.signer
         )
-        chosen = [top, *others][: quorum(len(cfg))]
-        if len(chosen) < quorum(len(cfg)):
+        chosen = [top, *others][: quorum(len(order))]
+        if len(chosen) < quorum(len(order)):
             return None
-        return top.stable_seq, cfg, chosen
+        return top.stable_seq, order, chosen
 
     @staticmethod
     def _new_view_slots(
@@ -1000,8 +1055,8 @@ class Replica:
         chosen = self._choose(vcs.values())
         if chosen is None:
             return
-        base, cfg, quorum_vcs = chosen
-        if self._primary_of(v, cfg) != self.me:
+        base, order, quorum_vcs = chosen
+        if self._primary_of(v, order) != self.me:
             return
         if base > self.last_executed:
             self._request_state()
@@ -1033,14 +1088,15 @@ class Replica:
         top = max(nv.view_changes, key=lambda v: (v.stable_seq, v.signer))
         base = top.stable_seq
         cfg = self._members_at(base)
-        if cfg is None:
+        order = self._order_at(base)
+        if cfg is None or order is None:
             self._request_state()
             return
         signers = [vc.signer for vc in nv.view_changes]
         if not set(signers) <= set(cfg) or not has_quorum(signers, cfg):
             self._fault(nv.signer, FaultKind.BAD_NEW_VIEW, detail="not a quorum of view changes")
             return
-        if nv.signer != self._primary_of(nv.new_view, cfg):
+        if nv.signer != self._primary_of(nv.new_view, order):
             self._fault(nv.signer, FaultKind.NOT_PRIMARY, detail=f"NEW-VIEW {nv.new_view}")
             return
         expected = [(n, d) for n, d, _ in self._new_view_slots(base, nv.view_changes)]
@@ -1054,7 +1110,7 @@ class Replica:
             own = self._snapshots.get(base)
             top = next(vc for vc in vcs if vc.stable_seq == base)
             if own is not None:
-                self._make_stable(own, top.proof, self.members)
+                self._make_stable(own, top.proof, self.members, self.order)
         self._view, self._active, self._new_view = nv.new_view, True, nv
         self._pp = {pp.seq: pp for pp in nv.pre_prepares if self._in_window(pp.seq)}
         for pp in nv.pre_prepares:

@@ -1,11 +1,8 @@
-"""Quorum arithmetic and the primary rotation of a circle's configuration."""
+"""Quorum arithmetic of a circle's configuration (its primary order: gateway.circle.ranks)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
-#: a rank per member key (lower leads first); ties are broken by the key bytes
-OrderKey = Callable[[bytes], int]
+from collections.abc import Iterable
 
 
 def faults_tolerated(n: int) -> int:
@@ -16,13 +13,6 @@ def faults_tolerated(n: int) -> int:
 def quorum(n: int) -> int:
     """ceil((n + f + 1) / 2): any two quorums share f + 1 members; 2f + 1 when n = 3f + 1."""
     return (n + faults_tolerated(n) + 2) // 2
-
-
-def primary_order(members: Iterable[bytes], order_key: OrderKey | None) -> tuple[bytes, ...]:
-    """The members in primary rotation order: by ``order_key`` rank, then by key bytes."""
-    if order_key is None:
-        return tuple(sorted(members))
-    return tuple(sorted(members, key=lambda k: (order_key(k), k)))
 
 
 def has_quorum(signers: Iterable[bytes], members: tuple[bytes, ...]) -> bool:

@@ -168,6 +168,11 @@ def run_status(args: argparse.Namespace) -> int:
             f"{shown(r['primary'], names)}; executed {r['last_executed']}, stable "
             f"{r['stable_seq']}; n={r['n']} f={r['f']} quorum={r['quorum']}"
         )
+        ranks = r.get("ranks", {})
+        print(
+            "primary order: "
+            + ", ".join(f"{shown(m, names)} (rank {ranks.get(m, '?')})" for m in r["order"])
+        )
         for s in c["spaces"]:
             who = ", ".join(shown(m, names) for m in s["members"])
             print(f"space {s['name']}: {s['policy']}" + (f" ({who})" if who else ""))

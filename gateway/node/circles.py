@@ -10,7 +10,9 @@ and due timers to the replicas, writes every changed snapshot (and the decisions
 it produced) to ``circles.db`` on the service's own thread, and only then sends the step's
 messages and applies the executed decisions to the node: spaces (the memory store's
 membership), tombstones (:meth:`MemoryStore.suppress`) and answers (kept in the log).
-See docs/PROTOCOL-circles.md, "I/O".
+Each member also reports its own reputation of the other members as RANK-REPORT decisions
+(at most every :data:`REPORT_INTERVAL`, only when its ranks changed): the circle orders its
+primaries by the median of those reports. See docs/PROTOCOL-circles.md, "I/O".
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from gateway.circle.decisions import (
     AddMember,
     Decision,
     Genesis,
+    RankReport,
     RecordAnswer,
     RemoveMember,
     SetSpace,
@@ -57,6 +60,7 @@ from gateway.circle.outputs import (
 )
 from gateway.circle.pbft import Replica, Timing
 from gateway.circle.quorum import faults_tolerated, quorum
+from gateway.circle.ranks import NEUTRAL_RANK, RANK_BUCKETS, reported
 from gateway.errors import CircleError, CircleStateError, GatewayError
 from gateway.memory.spaces import Space
 from gateway.node.circlestore import (
@@ -93,6 +97,14 @@ MAX_INBOX = 10_000
 EQUIVOCATE_ENV = "GATEWAY_CIRCLE_TEST_EQUIVOCATE"
 #: the faults passed to the ``on_fault`` hook (reputation)
 HOOKED_FAULTS = {FaultKind.EQUIVOCATION, FaultKind.SILENT_PRIMARY}
+#: seconds between two RANK-REPORTs of this node in one circle (sent only when its ranks of
+#: the members changed), and between two looks at whether they changed
+REPORT_INTERVAL = 600.0
+REPORT_CHECK = 10.0
+#: TEST ONLY: seconds to use instead of REPORT_INTERVAL (the integration tests set it to a
+#: few seconds so that reputation reaches the primary order at once). Never set it on a
+#: real node.
+REPORT_INTERVAL_ENV = "GATEWAY_CIRCLE_TEST_REPORT_INTERVAL"
 
 T = TypeVar("T")
 
@@ -138,6 +150,8 @@ class _Circle:
     last_invite: float = 0.0
     suppressed: set[bytes] = field(default_factory=set)
     sent: int = 0  # circle messages sent (one per recipient) since the process started
+    last_report: float = float("-inf")  # when this node last proposed a RANK-REPORT
+    report_check: float = float("-inf")  # when it last compared its ranks with its report
 
 
 @dataclass
@@ -162,6 +176,8 @@ class CircleService:
         on_fault: Callable[[bytes, str], None] | None = None,
         clock: Callable[[], float] = time.time,
         equivocate_in: str | None = None,
+        rank: Callable[[bytes], int] | None = None,
+        report_interval: float | None = None,
     ) -> None:
         self.key = key
         self.me = public_bytes(key)
@@ -173,6 +189,11 @@ class CircleService:
         self.clock = clock
         self.equivocate_in = (
             equivocate_in if equivocate_in is not None else os.environ.get(EQUIVOCATE_ENV)
+        )
+        #: this node's rank of a member (0 leads): ReputationService.rank; None: no reports
+        self.rank = rank
+        self.report_interval = (
+            report_interval if report_interval is not None else _report_interval_from_env()
         )
         self.counters: Counter[str] = Counter()
         self._exec = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="circles-db")
@@ -376,6 +397,7 @@ class CircleService:
             for c in self._circles.values():
                 if c.replica is not None:
                     self._absorb(c, c.replica.tick(now_ms))
+            self._report_ranks(now_ms)
         self._invite_silent()
         ok = await self._persist()
         if ok:
@@ -542,6 +564,54 @@ class CircleService:
         self.counters["equivocations_sent"] += 1
         return make_pre_prepare(self.key, msg.circle_id, msg.view, msg.seq, req).raw
 
+    def _report_ranks(self, now_ms: int) -> None:
+        """Propose a RANK-REPORT in each circle where this node's ranks of the members
+        differ from its report in the replicated state (at most every report_interval; never
+        while one is still on its way)."""
+        if self.rank is None:
+            return
+        now = now_ms / 1000
+        for c in self._circles.values():
+            r = c.replica
+            if r is None or now - c.report_check < min(self.report_interval, REPORT_CHECK):
+                continue
+            c.report_check = now
+            state = r.state
+            if self.me not in state.members or self.me not in r.members:
+                continue
+            if now - c.last_report < self.report_interval:
+                continue
+            if any(isinstance(q.decision, RankReport) for q in r.own_requests):
+                continue
+            ranks = self._ranks(state.members)
+            if ranks is None or ranks == reported(state.reports, state.members, self.me):
+                continue
+            c.last_report = now
+            try:
+                out = r.propose(RankReport(state.members_hash, ranks), now_ms)
+            except CircleStateError as exc:
+                log.warning("circle %s: no rank report: %s", c.name, exc)
+                continue
+            self.counters["rank_reports"] += 1
+            self._absorb(c, out)
+
+    def _ranks(self, members: tuple[bytes, ...]) -> tuple[int, ...] | None:
+        """This node's rank of each member (of itself: neutral, which the circle ignores),
+        or None if the hook failed."""
+        assert self.rank is not None
+        ranks = []
+        for m in members:
+            if m == self.me:
+                ranks.append(NEUTRAL_RANK)
+                continue
+            try:
+                value = int(self.rank(m))
+            except Exception:  # a hook never stops the circle
+                log.exception("circles: the rank hook failed")
+                return None
+            ranks.append(min(RANK_BUCKETS - 1, max(0, value)))
+        return tuple(ranks)
+
     def _invite_silent(self) -> None:
         """Send the genesis to members not heard from (restarted, newly added, not joined)."""
         now = self.clock()
@@ -684,6 +754,8 @@ class CircleService:
             "stable_seq": r.stable_seq,
             "state_digest": state.digest.hex(),
             "messages_sent": c.sent,
+            "order": [m.hex() for m in r.order],
+            "ranks": {m.hex(): x for m, x in zip(r.members, r.stable_state.ranks, strict=True)},
         }
         out["spaces"] = [
             {
@@ -719,6 +791,7 @@ def _kind(decision: Decision) -> str:
         SetSpace: "set_space",
         Tombstone: "tombstone",
         RecordAnswer: "record_answer",
+        RankReport: "rank_report",
     }[type(decision)]
 
 
@@ -735,6 +808,8 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         }
     elif isinstance(decision, Tombstone):
         out["entry_id"] = decision.entry_id.hex()
+    elif isinstance(decision, RankReport):
+        out |= {"members_hash": decision.members_hash.hex(), "ranks": list(decision.ranks)}
     else:
         out |= {"round_id": decision.round_id.hex(), "answer_digest": decision.answer_digest.hex()}
     return out
@@ -804,6 +879,23 @@ def parse_decision(
     except ValueError as exc:
         raise CircleStateError(f"{kind}: {exc}") from exc
     return decision
+
+
+def _report_interval_from_env() -> float:
+    """REPORT_INTERVAL, or the TEST ONLY override of :data:`REPORT_INTERVAL_ENV`."""
+    raw = os.environ.get(REPORT_INTERVAL_ENV)
+    if not raw:
+        return REPORT_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= REPORT_INTERVAL:
+        log.warning("circles: ignoring %s=%r (seconds, 0 < s <= %g)", REPORT_INTERVAL_ENV, raw,
+                    REPORT_INTERVAL)  # fmt: skip
+        return REPORT_INTERVAL
+    log.warning("circles: TEST ONLY: rank reports every %g s (%s)", value, REPORT_INTERVAL_ENV)
+    return value
 
 
 def _hex32(text: str, what: str) -> bytes:

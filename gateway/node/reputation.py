@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from gateway.circle.ranks import RANK_BUCKETS  # NEUTRAL_RANK = rank_bucket(NEUTRAL): tested
 from gateway.contacts import reputation as rep
 from gateway.contacts.book import ContactBook, ContactState
 from gateway.errors import DatabaseError, GatewayError, map_exceptions
@@ -34,6 +35,10 @@ log = logging.getLogger("gateway.reputation")
 
 #: how often uptime is accounted and changed records are written
 TICK = 10.0
+#: a contact whose PBFT equivocations still weigh this much (one, up to a HALF_LIFE ago)
+#: ranks last in the primary order whatever its score: it was proven Byzantine, and one
+#: incident moves a long-known contact's score by far less than a rank bucket
+EQUIVOCATOR_WEIGHT = 0.5
 
 register_migration(
     Migration(
@@ -217,13 +222,20 @@ class ReputationService:
         return rep.best(scores, k)
 
     def rank(self, key: bytes) -> int:
-        """This node's own score of ``key`` as a primary-order rank (0 leads).
+        """This node's own opinion of ``key`` as a primary-order rank (0 leads): its score's
+        bucket, or the last rank while a PBFT equivocation it was caught in (signed evidence)
+        still weighs :data:`EQUIVOCATOR_WEIGHT` (about a week: HALF_LIFE).
 
-        Local: other members compute other numbers. A circle may only order its primaries
-        by a rank every member computes from the same replicated scores (see
-        :func:`gateway.contacts.reputation.rank_bucket` and docs/REPUTATION.md).
+        Local: other members compute other numbers. The circles service reports it in each
+        circle as a RANK-REPORT decision; a circle orders its primaries by the median of its
+        members' reports (see :mod:`gateway.circle.ranks` and docs/REPUTATION.md).
         """
-        return rep.rank_bucket(self.score(key))
+        now = self.clock()
+        record = self.ledger.records.get(key)
+        caught = record.events.get((rep.PBFT, "equivocation")) if record is not None else None
+        if caught is not None and caught.value(now) >= EQUIVOCATOR_WEIGHT:
+            return RANK_BUCKETS - 1
+        return rep.rank_bucket(self.ledger.score(key, now).score, RANK_BUCKETS)
 
     # --- life --------------------------------------------------------------------------
 

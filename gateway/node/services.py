@@ -214,6 +214,7 @@ class NodeServices:
             circles = CircleService(  # PBFT faults (equivocation, silent primary) -> reputation
                 keys.signing, paths.root / CIRCLES_DB, links, book, store,
                 on_fault=reputation.record_pbft_fault,
+                rank=reputation.rank,  # reputation -> rank reports -> the primary order
             )  # fmt: skip
             registry.register(
                 CIRCLE_CHANNEL, metrics.meter_handler(CIRCLE_CHANNEL, circles.handler)

@@ -3,9 +3,11 @@
 Four nodes, all contacts of each other, are shared by the tests of this module (in order):
 (a) a circle orders 100 decisions while one member is SIGKILLed and restarted; (b) in
 another circle, the member that is view 0's primary equivocates (the test-only switch
-``GATEWAY_CIRCLE_TEST_EQUIVOCATE``): the others still agree and report the evidence;
-(d) a quorum tombstone hides an entry from every member's search; (c) a member removed
-by the circle stops receiving the circle's space.
+``GATEWAY_CIRCLE_TEST_EQUIVOCATE``): the others still agree and report the evidence, and
+through their reputation and rank reports (every 2 s here: the test-only
+``GATEWAY_CIRCLE_TEST_REPORT_INTERVAL``) put it last in the primary order; (d) a quorum
+tombstone hides an entry from every member's search; (c) a member removed by the circle
+stops receiving the circle's space.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pytest
 
 from gateway.circle.messages import check_equivocation
 from gateway.config.loader import load_config
-from gateway.node.circles import EQUIVOCATE_ENV
+from gateway.node.circles import EQUIVOCATE_ENV, REPORT_INTERVAL_ENV
 from gateway.state.keys import IdentityKeys
 from gateway.state.paths import StatePaths
 from gateway.testnet import TestNetwork
@@ -35,6 +37,7 @@ NAMES = ("ann", "ben", "cat", "dan")
 TIMEOUT = 300.0
 DECISIONS = 100
 EQ_CIRCLE = "eqtest"
+REPORT_SECONDS = "2"  # TEST ONLY: rank reports every 2 s instead of every 10 minutes
 
 
 @dataclass
@@ -60,6 +63,7 @@ def four(tmp_path_factory: pytest.TempPathFactory, testnet: TestNetwork) -> Iter
     # the lowest key leads view 0 of every circle of the four: it equivocates in EQ_CIRCLE
     liar = min(NAMES, key=lambda n: keys[n])
     started: list[Node] = []
+    os.environ[REPORT_INTERVAL_ENV] = REPORT_SECONDS  # read by every node (and restart) at start
     try:
         nodes: dict[str, Node] = {}
         for name in NAMES:
@@ -89,6 +93,7 @@ def four(tmp_path_factory: pytest.TempPathFactory, testnet: TestNetwork) -> Iter
         assert not errors, errors
         yield Four(configs, keys, nodes, started)
     finally:
+        os.environ.pop(REPORT_INTERVAL_ENV, None)
         for node in started:
             if node.proc.poll() is None:
                 node.proc.kill()
@@ -162,10 +167,11 @@ def test_a_circle_orders_100_decisions_across_a_sigkill(four: Four) -> None:
     key = [(e["seq"], e["kind"], e["decision"]) for e in logs[live[0]]]
     for n in live[1:]:
         assert [(e["seq"], e["kind"], e["decision"]) for e in logs[n]] == key, n
-    assert len(key) == DECISIONS
-    assert {e["decision"]["round_id"] for e in logs[live[0]]} == {
-        round_id(i) for i in range(DECISIONS)
-    }
+    # the members' rank reports are ordered among the answers
+    assert {kind for _, kind, _ in key} <= {"record_answer", "rank_report"}
+    answered = [e for e in logs[live[0]] if e["kind"] == "record_answer"]
+    assert len(answered) == DECISIONS
+    assert {e["decision"]["round_id"] for e in answered} == {round_id(i) for i in range(DECISIONS)}
     # the restarted member: what it executed itself is the others' log at those seqs
     theirs = {s: (k, d) for s, k, d in key}
     for e in logs[victim]:
@@ -191,8 +197,11 @@ def test_an_equivocating_primary_is_caught_and_the_others_agree(four: Four) -> N
     logs = [
         [(e["seq"], e["kind"], e["decision"]) for e in log(four.configs[n], cid)] for n in honest
     ]
+    # rank reports keep coming: the logs agree as far as all three went
+    common = min(max(seq for seq, _, _ in entries) for entries in logs)
+    logs = [[e for e in entries if e[0] <= common] for entries in logs]
     assert logs[0] == logs[1] == logs[2]
-    assert all(kind == "record_answer" for _, kind, _ in logs[0])  # the forged one never ran
+    assert all(kind in ("record_answer", "rank_report") for _, kind, _ in logs[0])  # not forged
     reports = [
         f
         for n in honest
@@ -215,6 +224,37 @@ def test_an_equivocating_primary_is_caught_and_the_others_agree(four: Four) -> N
         f"{witness}'s reputation of {liar} to count the equivocation",
     )
     assert all(status(four.configs[n], cid)["replica"]["view"] >= 1 for n in honest)
+    # the honest members now rank the liar last (rank 3: caught equivocating) and report
+    # it; their reports commit and, from the next checkpoint boundary on (the primary pads
+    # the block with null requests), the liar is last in every honest member's order
+    wait_for(
+        lambda: all(
+            status(four.configs[n], cid)["replica"]["order"][-1] == four.keys[liar] for n in honest
+        ),
+        TIMEOUT,
+        f"{liar} last in the primary order on {', '.join(honest)}",
+    )
+    for n in honest:
+        replica = status(four.configs[n], cid)["replica"]
+        assert replica["ranks"][four.keys[liar]] == 3
+        assert max(replica["ranks"][four.keys[h]] for h in honest) < 3
+        assert replica["primary"] == replica["order"][replica["view"] % 4]
+    reporters = {
+        e["proposer"] for e in log(four.configs[honest[0]], cid) if e["kind"] == "rank_report"
+    }
+    assert len(reporters & {four.keys[n] for n in honest}) >= 2  # a median of honest reports
+    text = gateway_cli(four.configs[honest[0]], "circle", "status", EQ_CIRCLE)
+    line = next(x for x in text.splitlines() if x.startswith("primary order: "))
+    assert line.endswith(f"{liar} (rank 3)"), line
+    # and the circle goes on under the new order
+    propose(four.configs[honest[1]], cid, {
+        "kind": "record-answer", "round_id": round_id(1100), "answer": "after",
+    })  # fmt: skip
+    wait_for(
+        lambda: all(answers(four.configs[n], cid) == 7 for n in honest),
+        TIMEOUT,
+        "a decision under the new primary order",
+    )
 
 
 def test_a_quorum_tombstone_leaves_every_members_search(four: Four) -> None:

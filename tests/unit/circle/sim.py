@@ -9,10 +9,14 @@ from its last :meth:`Replica.snapshot`, as the I/O layer would after a crash). F
 Byzantine identities (at most f): ``silent`` (sends nothing), ``garbage`` (also sends
 random bytes), ``equivocator`` (its PRE-PREPAREs differ per recipient) and ``twins``
 (two replicas share one key, each honest on its own, as in Twins, Bano et al. 2022).
+Honest members may also send RANK-REPORTs (:meth:`Schedule.ranked`), which reorder the
+primaries at checkpoint boundaries.
 
 :meth:`Sim.run` checks **safety** after every step (no two honest members commit
-different requests at one sequence number, nor stabilize different state digests) and
-reports whether every honest member executed every honest proposal (**liveness**).
+different requests at one sequence number, nor stabilize different state digests; with
+``check_primaries``, no two honest members hold PRE-PREPAREs of one (view, seq) from
+different signers: they agree on the primary) and reports whether every honest member
+executed every honest proposal (**liveness**).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from gateway.circle.decisions import (
     AddMember,
     Decision,
     Genesis,
+    RankReport,
     RemoveMember,
     Tombstone,
     make_genesis,
@@ -46,6 +51,7 @@ from gateway.circle.outputs import (
     StateTransferred,
 )
 from gateway.circle.pbft import Replica, Timing
+from gateway.circle.ranks import RANK_BUCKETS
 
 SIM_TIMING = Timing(
     request_timeout_ms=300,
@@ -112,6 +118,7 @@ class Schedule:
     bound: int = 20_000  # liveness: everything executed by gst + bound
     joiners: int = 0  # members not in the genesis (indices n, n+1, ...)
     decisions: list[tuple[int, int, Decision]] = field(default_factory=list)  # (at, node, d)
+    reports: list[tuple[int, int, int]] = field(default_factory=list)  # (at, node, ranks seed)
 
     @staticmethod
     def random(seed: int, *, n: int = 4) -> Schedule:
@@ -161,12 +168,38 @@ class Schedule:
         s.proposals.append((s.gst + 400, 0))
         return s
 
+    @staticmethod
+    def ranked(seed: int, *, n: int = 4, reconfigure: bool = False) -> Schedule:
+        """A random (or reconfiguration) schedule in which honest members send RANK-REPORTs:
+        the Byzantine member, if any, ranked worst, the others at random."""
+        make = Schedule.reconfiguration if reconfigure else Schedule.random
+        s = make(seed, n=n)
+        rng = random.Random(seed + 2 * 10**6)
+        honest = [
+            i
+            for i in range(n)
+            if i != (s.byz_index if s.byzantine else None) and i != s.down_forever
+        ]
+        for _ in range(rng.randrange(2, 7)):
+            at = rng.randrange(0, s.gst + 300)
+            s.reports.append((at, rng.choice(honest), rng.randrange(1 << 30)))
+        return s
+
 
 class Sim:
     """One run of a circle under a :class:`Schedule`."""
 
-    def __init__(self, schedule: Schedule, *, genesis: Genesis | None = None) -> None:
+    def __init__(
+        self,
+        schedule: Schedule,
+        *,
+        genesis: Genesis | None = None,
+        check_primaries: bool = False,
+    ) -> None:
         self.s = schedule
+        self.check_primaries = check_primaries
+        #: (view, seq) -> the signer of the PRE-PREPARE honest members hold for it
+        self.primaries: dict[tuple[int, int], bytes] = {}
         self.rng = random.Random(schedule.seed * 7919 + 1)
         self.now = 0
         keys = [sim_key(i) for i in range(schedule.n)]
@@ -224,6 +257,8 @@ class Sim:
             self.at(at, partial(self.propose, node))
         for at, node, decision in s.decisions:
             self.at(at, partial(self.propose, node, decision))
+        for at, node, ranks_seed in s.reports:
+            self.at(at, partial(self.report, node, ranks_seed))
         for t in range(0, s.gst + s.bound, TICK_MS):
             self.at(t, self.tick_all)
         deadline = s.gst + s.bound
@@ -240,6 +275,7 @@ class Sim:
     def done(self) -> bool:
         last = max((at for at, _ in self.s.proposals), default=0)
         last = max([last, *(at for at, _, _ in self.s.decisions)])
+        last = max([last, *(at for at, _, _ in self.s.reports)])
         if self.now < last:
             return False
         ahead = max(
@@ -286,6 +322,20 @@ class Sim:
             decision = Tombstone(entry)
         self.handle(node, node.replica.propose(decision, self.now))
 
+    def report(self, index: int, ranks_seed: int) -> None:
+        """An honest member's RANK-REPORT of the members it executed: the Byzantine one
+        ranked worst, the others at random (but the same for one seed)."""
+        node = next(n for n in self.nodes if n.index == index)
+        if node.replica is None or not node.replica.is_member or not node.honest:
+            return
+        state = node.replica.state
+        rng = random.Random(ranks_seed)
+        bad = public_bytes(sim_key(self.s.byz_index)) if self.s.byzantine else None
+        ranks = tuple(
+            RANK_BUCKETS - 1 if m == bad else rng.randrange(RANK_BUCKETS - 1) for m in state.members
+        )
+        self.handle(node, node.replica.propose(RankReport(state.members_hash, ranks), self.now))
+
     def tick_all(self) -> None:
         for node in self.nodes:
             if node.replica is not None:
@@ -302,6 +352,13 @@ class Sim:
         return self.rng.randint(1, self.s.max_delay)
 
     def handle(self, node: Node, outputs: list[Output]) -> None:
+        if self.check_primaries and node.honest and node.replica is not None:
+            for pp in node.replica._pp.values():
+                known = self.primaries.setdefault((pp.view, pp.seq), pp.signer)
+                if known != pp.signer:
+                    raise SafetyViolation(
+                        f"seed {self.s.seed}: two primaries of view {pp.view} at seq {pp.seq}"
+                    )
         for out in outputs:
             if isinstance(out, Send):
                 self.send(node, out)

@@ -14,6 +14,7 @@ from gateway.circle.decisions import (
     AddMember,
     CircleState,
     Decision,
+    RankReport,
     RecordAnswer,
     RemoveMember,
     SetSpace,
@@ -67,6 +68,11 @@ decisions: st.SearchStrategy[Decision] = st.one_of(
         lambda name, keys: SetSpace(name, SpacePolicy.LISTED, tuple(sorted(keys))),
         space_names,
         st.sets(keys32, max_size=5),
+    ),
+    st.builds(
+        lambda digest, ranks: RankReport(digest, tuple(ranks)),
+        keys32,
+        st.lists(st.integers(0, 3), min_size=1, max_size=128),
     ),
 )
 u63 = st.integers(min_value=0, max_value=2**63)

@@ -28,7 +28,8 @@ from gateway.circle.outputs import (
     ViewChanged,
 )
 from gateway.circle.pbft import Replica
-from gateway.circle.quorum import primary_order, quorum
+from gateway.circle.quorum import quorum
+from gateway.circle.ranks import NO_RANK, primary_order
 from gateway.errors import CircleStateError
 from tests.unit.circle.cluster import Cluster
 
@@ -49,11 +50,13 @@ def test_quorum_sizes() -> None:
         assert quorum(n) <= n - f  # the honest members alone form a quorum
 
 
-def test_primary_order_is_deterministic_and_takes_a_rank() -> None:
-    keys = [bytes([i]) * 32 for i in (3, 1, 2)]
-    assert primary_order(keys, None) == tuple(sorted(keys))
-    rank = {keys[0]: 0, keys[1]: 5, keys[2]: 0}
-    assert primary_order(keys, rank.__getitem__) == (keys[2], keys[0], keys[1])
+def test_primary_order_is_deterministic_and_takes_the_agreed_rank() -> None:
+    keys = tuple(sorted(bytes([i]) * 32 for i in (3, 1, 2)))
+    assert primary_order(keys, ()) == keys  # nobody reported: by key
+    # every member ranks the others: keys[0] worst, keys[1] best, keys[2] in the middle
+    given = {keys[0]: 3, keys[1]: 0, keys[2]: 2}
+    reports = tuple((p, tuple(NO_RANK if k == p else given[k] for k in keys)) for p in keys)
+    assert primary_order(keys, reports) == (keys[1], keys[2], keys[0])
 
 
 def test_every_member_commits_the_same_decisions_in_order() -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.circle.decisions import (
     AddMember,
     Decision,
+    RankReport,
     RecordAnswer,
     RemoveMember,
     SetSpace,
@@ -21,13 +22,17 @@ from gateway.circle.decisions import (
     public_bytes,
 )
 from gateway.circle.pbft import Replica, Timing
+from gateway.circle.ranks import NEUTRAL_RANK, NO_RANK, RANK_BUCKETS
 from gateway.errors import CircleStateError, DatabaseError
 from gateway.memory.spaces import Space
 from gateway.node.circles import (
     CHANNEL,
     KIND_GENESIS,
     LINK_MEMBERS,
+    REPORT_INTERVAL,
+    REPORT_INTERVAL_ENV,
     CircleService,
+    _report_interval_from_env,
     decision_json,
     parse_decision,
 )
@@ -41,6 +46,7 @@ TIMING = Timing(
     max_backoff=3,
 )
 STEP = 0.25  # seconds of fake time per network round
+WORST = RANK_BUCKETS - 1
 
 
 class Spaces:
@@ -301,6 +307,67 @@ async def test_an_equivocating_primary_is_reported_and_the_others_agree(tmp_path
     assert evidence and evidence[0]["member"] == primary.id.hex() and evidence[0]["evidence"]
     assert {rep(m, circle).view for m in honest} != {0}
     await close_all(members)
+
+
+async def test_members_report_ranks_and_the_circle_reorders_its_primaries(
+    tmp_path: Path,
+) -> None:
+    net, members, circle = await make_circle(tmp_path)
+    worst = members[0]  # the lowest key: view 0's primary until the reports count
+    assert rep(members[1], circle).primary == worst.id
+    for m in members:
+        m.svc.rank = lambda key, w=worst.id: WORST if key == w else 0
+        m.svc.report_interval = 2.0
+    # every member reports once; the primary pads the block; from the boundary on the
+    # worst-ranked member is last in everyone's order
+    await net.until(lambda: all(rep(m, circle).order[-1] == worst.id for m in members))
+    assert [m.svc.counters["rank_reports"] for m in members] == [1, 1, 1, 1]
+    status = await members[2].svc.status_json(circle)
+    assert status["replica"]["order"][-1] == worst.id.hex()
+    assert status["replica"]["primary"] != worst.id.hex()
+    assert status["replica"]["ranks"] == {m.id.hex(): WORST if m is worst else 0 for m in members}
+    kinds = [kind for _, kind, _ in (await logs(members[1:2], circle))[0]]
+    assert kinds.count("rank_report") == 4
+    # unchanged ranks are not reported again
+    await net.rounds(40)  # 10 s
+    assert [m.svc.counters["rank_reports"] for m in members] == [1, 1, 1, 1]
+    # a changed rank is, once the interval has passed; decisions go on meanwhile
+    members[1].svc.rank = lambda key: 0
+    await propose(net, members[3], circle, answer(1))
+    await net.until(lambda: members[1].svc.counters["rank_reports"] == 2)
+
+    def reported_again(m: Member) -> bool:
+        return set(dict(rep(m, circle).state.reports)[members[1].id]) == {NO_RANK, 0}
+
+    await net.until(lambda: all(reported_again(m) for m in members))
+    await net.until(lambda: all(len(rep(m, circle).state.answers) == 1 for m in members))
+    assert [m.svc.counters["rank_reports"] for m in members] == [1, 2, 1, 1]
+    await close_all(members)
+
+
+async def test_a_member_with_nothing_to_say_does_not_report(tmp_path: Path) -> None:
+    net, members, circle = await make_circle(tmp_path)
+    for m in members:
+        m.svc.rank = lambda key: NEUTRAL_RANK  # what a contact without any data ranks
+        m.svc.report_interval = 1.0
+    await net.rounds(20)
+    assert all(m.svc.counters["rank_reports"] == 0 for m in members)
+    assert rep(members[0], circle).state.reports == ()
+    await close_all(members)
+
+
+def test_the_report_interval_has_a_test_only_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(REPORT_INTERVAL_ENV, raising=False)
+    assert _report_interval_from_env() == REPORT_INTERVAL == 600.0
+    monkeypatch.setenv(REPORT_INTERVAL_ENV, "2.5")
+    assert _report_interval_from_env() == 2.5
+    for bad in ("0", "-1", "soon", "601"):
+        monkeypatch.setenv(REPORT_INTERVAL_ENV, bad)
+        assert _report_interval_from_env() == REPORT_INTERVAL
+    report = RankReport(b"h" * 32, (0, 3))
+    assert decision_json(report) == {
+        "kind": "rank_report", "members_hash": (b"h" * 32).hex(), "ranks": [0, 3],
+    }  # fmt: skip
 
 
 async def test_a_removed_member_leaves_the_circles_spaces(tmp_path: Path) -> None:

@@ -217,3 +217,20 @@ def test_best_picks_reachable_contacts_by_score_and_ranks(world: World) -> None:
     assert svc2.best([c, a], 2) == tie  # both 0.5: by key
     assert svc.rank(b) <= svc.rank(a)
     assert svc2.rank(a) == rep.rank_bucket(0.5)
+
+
+def test_a_proven_equivocator_ranks_last_for_about_a_week(world: World) -> None:
+    """Circles order primaries by these ranks (gateway.circle.ranks): one equivocation, with
+    signed evidence, ranks a contact last whatever its score, until it has decayed."""
+    a, b, *_ = world.contacts
+    svc = world.service()
+    for _ in range(50):  # a long clean record: the score hardly moves for one incident
+        svc.sync_finished(SyncFinished(a, 1, True, 0, {}))
+        svc.sync_finished(SyncFinished(b, 1, True, 0, {}))
+    svc.record_pbft_fault(a, "equivocation")
+    svc.record_pbft_fault(b, "silent_primary")
+    assert rep.rank_bucket(svc.score(a)) == rep.rank_bucket(svc.score(b))
+    assert svc.rank(a) == rep.RANK_BUCKETS - 1
+    assert svc.rank(b) == rep.rank_bucket(svc.score(b))
+    world.clock.now += rep.HALF_LIFE * 1.01
+    assert svc.rank(a) == rep.rank_bucket(svc.score(a))
