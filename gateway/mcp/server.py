@@ -181,8 +181,9 @@ def build_server(node: NodeApi) -> MCPServer:
 
     @server.tool()
     async def circle_status(circle: str | None = None) -> dict[str, Any]:
-        """Every circle (no ``circle``), or one circle's members, view, executed decisions,
-        spaces, tombstones, answers and faults (``circle``: its name or id prefix)."""
+        """Every circle (no ``circle``), or one circle's members, view, primary order (and
+        each member's agreed rank), executed decisions, spaces, tombstones, answers and
+        faults (``circle``: its name or id prefix)."""
         if circle is None or not circle.strip():
             listed: dict[str, Any] = await _api(node.call("GET", "/api/v1/circles"))
             return listed
