@@ -73,17 +73,17 @@ def test_quickstart_runs_twice_in_a_row(testnet: TestNetwork, tmp_path: Path) ->
 
 
 def test_a_failed_run_with_keep_leaves_nothing_running(tmp_path: Path) -> None:
-    """bob's config is broken, so his node cannot start: the run fails after the network
-    and alice's node are up, and ``--keep`` must not leave them behind."""
+    """alice's config is broken, so her node cannot start: the run fails after the network
+    and bob's node (started first) are up, and ``--keep`` must not leave them behind."""
     from tests.integration.conftest import require_tor
 
     require_tor()
     base = tmp_path / "qs"
     base.mkdir()
-    (base / "bob.yaml").write_text(yaml.safe_dump({"node": {"name": "bob", "colour": "blue"}}))
+    (base / "alice.yaml").write_text(yaml.safe_dump({"node": {"name": "alice", "colour": "blue"}}))
     failed = quickstart("--dir", str(base), "--keep")
     assert failed.returncode != 0, failed.stdout[-3000:]
-    assert "alice: " in failed.stdout  # alice's node was running when bob's failed
+    assert "bob: " in failed.stdout  # bob's node was running when alice's failed
     assert "left running" not in failed.stdout
     assert tor_pids(base) == []
     assert processes_mentioning(base) == []
