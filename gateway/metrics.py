@@ -297,7 +297,8 @@ class Histogram:
 
     def observe(self, value: float, *values: str) -> None:
         counts, total = self.series.get(values) or ([0] * len(self.bounds), 0.0)
-        counts[next(i for i, bound in enumerate(self.bounds) if value <= bound)] += 1
+        last = len(self.bounds) - 1  # +Inf (and NaN)
+        counts[next((i for i, bound in enumerate(self.bounds) if value <= bound), last)] += 1
         self.series[values] = (counts, total + value)
 
     def family(self) -> HistogramMetricFamily:

@@ -15,10 +15,15 @@ touched: other onions' circuits and joined rendezvous circuits stay.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
+
+from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
     from gateway.tor.controller import TorControl
+
+log = logging.getLogger("gateway.tor")
 
 #: client circuit purposes of an onion (introduction, rendezvous)
 CLIENT_PURPOSES = frozenset({"HS_CLIENT_INTRO", "HS_CLIENT_REND"})
@@ -48,9 +53,17 @@ def unjoined_circuits(circuit_status: str, onion: str) -> list[str]:
 
 
 async def refresh(control: TorControl, onion: str) -> int:
-    """Close ``onion``'s unjoined client circuits, then ``HSFETCH`` it; how many closed."""
-    status = await control.get_info("circuit-status")
+    """Close ``onion``'s unjoined client circuits, then ``HSFETCH`` it; how many closed.
+
+    A control port that refuses ``GETINFO circuit-status`` (a filtering proxy in front of
+    a system tor) still gets the ``HSFETCH``.
+    """
     closed = 0
+    try:
+        status = await control.get_info("circuit-status")
+    except GatewayError as exc:
+        log.debug("circuit-status refused (%s): only refetching %s", exc, _bare(onion)[:8])
+        status = ""
     for circuit in unjoined_circuits(status, onion):
         reply = await control.call(control.stem.msg, f"CLOSECIRCUIT {circuit}")
         closed += reply.is_ok()  # 552: it closed meanwhile

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from gateway.errors import ControlError
 from gateway.tor.hsclient import refresh, unjoined_circuits
 
 X = "a" * 52 + "bcdd"
@@ -64,12 +65,14 @@ class Stem:
 
 
 class Control:
-    def __init__(self, status: str, gone: frozenset[str] = frozenset()) -> None:
+    def __init__(self, status: str | None, gone: frozenset[str] = frozenset()) -> None:
         self.status = status
         self.stem = Stem(set(gone))
 
     async def get_info(self, key: str) -> str:
         assert key == "circuit-status"
+        if self.status is None:
+            raise ControlError("552 circuit-status not allowed here")
         return self.status
 
     async def call(self, func: Callable[..., Any], *args: Any) -> Any:
@@ -92,3 +95,9 @@ def test_refresh_with_nothing_waiting_only_fetches() -> None:
     control = Control(STATUS)
     assert asyncio.run(refresh(control, "c" * 56)) == 0  # type: ignore[arg-type]
     assert control.stem.sent == [f"HSFETCH {'c' * 56}"]
+
+
+def test_a_control_port_that_refuses_circuit_status_still_gets_the_refetch() -> None:
+    control = Control(None)
+    assert asyncio.run(refresh(control, X)) == 0  # type: ignore[arg-type]
+    assert control.stem.sent == [f"HSFETCH {X}"]
