@@ -14,7 +14,7 @@ from gateway.contacts.book import ContactBook
 from gateway.node.rounds import RoundsService
 
 if TYPE_CHECKING:
-    from gateway.api.openai_compat import OpenAIRoutes
+    from gateway.api.openai_compat import Handler
 
 #: (method, path) of the routes, as :meth:`OpenAIRoutes.routes` lists them
 ROUTES = (
@@ -29,20 +29,21 @@ class LazyOpenAIRoutes:
 
     def __init__(self, rounds: RoundsService, book: ContactBook) -> None:
         self.rounds, self.book = rounds, book
-        self._routes: OpenAIRoutes | None = None
+        self._handlers: dict[tuple[str, str], Handler] | None = None
 
     def add_to(self, app: web.Application) -> None:
         for method, path in ROUTES:
             app.router.add_route(method, path, self._handle)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if self._routes is None:
+        if self._handlers is None:
             from gateway.api.openai_compat import OpenAIRoutes
 
-            self._routes = OpenAIRoutes(self.rounds, self.book)
-        route = request.match_info.route.resource
-        path = route.canonical if route is not None else request.path
-        for method, known, handler in self._routes.routes():
-            if (method, known) == (request.method, path):
-                return await handler(request)
-        raise web.HTTPNotFound()
+            routes = OpenAIRoutes(self.rounds, self.book).routes()
+            self._handlers = {(method, path): handler for method, path, handler in routes}
+        resource = request.match_info.route.resource
+        path = resource.canonical if resource is not None else request.path
+        handler = self._handlers.get((request.method, path))
+        if handler is None:
+            raise web.HTTPNotFound()
+        return await handler(request)

@@ -51,9 +51,6 @@ CONNECT_TIMEOUT = 90.0
 RESCAN_INTERVAL = 2.0
 #: wait after a link closed normally before dialing again
 RECONNECT_DELAY = 1.0
-#: failed dials before tor is asked to reach the contact afresh (close its stalled
-#: circuits, refetch its descriptor: see gateway.tor.hsclient)
-REFETCH_AFTER = 1
 
 #: asks tor to fetch an onion's descriptor again
 Refetch = Callable[[str], Awaitable[None]]
@@ -277,7 +274,7 @@ class LinkManager:
                 await asyncio.sleep(RECONNECT_DELAY)
                 continue
             failures += 1
-            if failures % REFETCH_AFTER == 0 and self.refetch is not None:
+            if self.refetch is not None:  # reach it afresh: see gateway.tor.hsclient
                 with contextlib.suppress(GatewayError):
                     await self.refetch(contact.onion_address)
             await asyncio.sleep(backoff.delay(failures))
