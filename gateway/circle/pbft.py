@@ -1089,19 +1089,25 @@ class Replica:
         base = top.stable_seq
         cfg = self._members_at(base)
         order = self._order_at(base)
-        if cfg is None or order is None:
+        if cfg is None or (order is None and base >= self.stable_seq):
             self._request_state()
             return
         signers = [vc.signer for vc in nv.view_changes]
         if not set(signers) <= set(cfg) or not has_quorum(signers, cfg):
             self._fault(nv.signer, FaultKind.BAD_NEW_VIEW, detail="not a quorum of view changes")
             return
-        if nv.signer != self._primary_of(nv.new_view, order):
+        if order is not None and nv.signer != self._primary_of(nv.new_view, order):
             self._fault(nv.signer, FaultKind.NOT_PRIMARY, detail=f"NEW-VIEW {nv.new_view}")
             return
         expected = [(n, d) for n, d, _ in self._new_view_slots(base, nv.view_changes)]
         if [(pp.seq, pp.digest) for pp in nv.pre_prepares] != expected:
             self._fault(nv.signer, FaultKind.BAD_NEW_VIEW, detail="pre-prepares do not follow")
+            return
+        if order is None and any(pp.seq > self.stable_seq for pp in nv.pre_prepares):
+            # past `base` by state transfer: who had to send this cannot be checked, so it
+            # may only move this replica into the view, never give it a PRE-PREPARE to vote
+            # on; wait until the circle's stable checkpoint passes them (PROTOCOL-circles §6)
+            self._request_state()
             return
         self._enter_view(nv, base, nv.view_changes)
 

@@ -185,6 +185,29 @@ class Schedule:
             s.reports.append((at, rng.choice(honest), rng.randrange(1 << 30)))
         return s
 
+    @staticmethod
+    def left_behind(seed: int, *, n: int = 7) -> Schedule:
+        """One honest member is cut off while the view-0 primary is down and the others
+        change view and go on for several checkpoints (with RANK-REPORTs reordering the
+        primaries); it comes back at ``gst`` and catches up by state transfer, past the
+        base of the view the others are in."""
+        rng = random.Random(seed + 3 * 10**6)
+        s = Schedule(seed, n=n, checkpoint_interval=rng.choice((1, 2, 3)))
+        s.gst = rng.randrange(3_000, 6_000)
+        s.drop = rng.choice((0.0, 0.05))
+        s.max_delay = rng.choice((10, 60))
+        primary = min(range(n), key=lambda i: public_bytes(sim_key(i)))
+        late = rng.choice([i for i in range(n) if i != primary])
+        s.partitions = [(0, s.gst, frozenset({late}))]
+        s.crashes = [(primary, rng.randrange(50, 400), s.gst)]
+        others = [i for i in range(n) if i not in (primary, late)]
+        for _ in range(rng.randrange(6, 14)):
+            s.proposals.append((rng.randrange(0, s.gst), rng.choice(others)))
+        for _ in range(rng.randrange(1, 4)):
+            s.reports.append((rng.randrange(0, s.gst), rng.choice(others), rng.randrange(1 << 30)))
+        s.proposals.append((s.gst + 200, late))
+        return s
+
 
 class Sim:
     """One run of a circle under a :class:`Schedule`."""
@@ -271,6 +294,36 @@ class Sim:
             if when >= s.gst and when % 500 == 0 and self.done():
                 return True
         return self.done()
+
+    def run_until_joined(self, extra_ms: int = 6_000) -> bool:
+        """After :meth:`run`: one more honest proposal, whose messages show every member the
+        circle's view; True once every honest member is active in one view (none is left
+        voting in no view, executing only by catch-up)."""
+        start = self.now
+        proposer = next(n for n in self.honest_nodes() if n.replica and n.replica.is_member)
+        self.at(start + 1, partial(self.propose, proposer.index))
+        for t in range(start - start % TICK_MS + TICK_MS, start + extra_ms, TICK_MS):
+            self.at(t, self.tick_all)
+        while self._queue:
+            when, _, action = heapq.heappop(self._queue)
+            if when > start + extra_ms:
+                break
+            self.now = when
+            action()
+            if self.joined():
+                return True
+        return self.joined()
+
+    def joined(self) -> bool:
+        """Every honest member is active in the highest view an honest member is active in,
+        or (having timed out alone) waits in a higher one for others to follow."""
+        members = [
+            n.replica for n in self.honest_nodes() if n.replica is not None and n.replica.is_member
+        ]
+        top = max((r.view for r in members if r.active), default=-1)
+        return top >= 0 and all(
+            (r.view == top and r.active) or (r.view > top and not r.active) for r in members
+        )
 
     def done(self) -> bool:
         last = max((at for at, _ in self.s.proposals), default=0)

@@ -286,3 +286,50 @@ def test_a_replica_takes_any_bytes_without_raising(data: bytes) -> None:
     c = Cluster(4)
     out = c.replicas[0].receive(data, c.ids[1], 0)
     assert all(isinstance(o, Fault) for o in out)
+
+
+def test_a_member_that_jumped_past_the_new_view_base_joins_that_view() -> None:
+    """A member that state-transferred past a NEW-VIEW's base does not know the primary
+    order there, so cannot check who sent it; when the NEW-VIEW changes nothing above its
+    stable checkpoint, it still joins the view (PROTOCOL-circles §6) and votes in it."""
+    c = Cluster(4, k=2)
+    late = 3
+    old_primary = c.index(c.replicas[0].primary)
+    assert old_primary != late
+    c.down.add(late)
+    for i in range(2):
+        c.propose(i % 3, tomb(i))
+    assert c.replicas[0].stable_seq == 2
+
+    # the primary's PRE-PREPAREs are lost: the others replace it, with base 2
+    def drop_pre_prepares(s: int, d: int, data: bytes) -> bytes | None:
+        return None if s == old_primary and isinstance(decode(data), PrePrepare) else data
+
+    c.tamper = drop_pre_prepares
+    up = [i for i in range(4) if i != late]
+    c.propose(next(i for i in up if i != old_primary), tomb(2))
+    c.advance(1_000)
+    view = c.replicas[up[0]].view
+    assert view >= 1 and all(c.replicas[i].view == view and c.replicas[i].active for i in up)
+    c.tamper = None
+    for i in range(3, 7):
+        c.propose(up[i % 3], tomb(i))
+    assert c.replicas[up[0]].stable_seq >= 6
+    # the late member comes back: it jumps to the stable checkpoint by state transfer
+    c.down.clear()
+    c.handle(late, c.replicas[late].catch_up(c.now))
+    c.flush()
+    c.advance(600)
+    r = c.replicas[late]
+    transferred = [e.seq for e in c.of(late, StateTransferred)]  # type: ignore[attr-defined]
+    assert transferred and transferred[0] > 2  # past the base of the new view
+    c.propose(up[0], tomb(7))  # messages of the new view reach it: it follows
+    c.advance(600)
+    assert r.view == view and r.active
+    # and its vote counts: with another member down, the circle still orders
+    other = next(i for i in up if c.ids[i] != r.primary)
+    c.down.add(other)
+    before = r.last_executed
+    c.propose(late, tomb(9))
+    c.advance(200)
+    assert r.last_executed > before and r.view == view
