@@ -59,7 +59,15 @@ class DashboardRoutes:
     """``GET /dashboard`` and ``GET /dashboard/static/{name}`` (no token needed)."""
 
     def __init__(self, folder: Traversable | None = None) -> None:
-        self.folder = folder if folder is not None else static_files()
+        self._folder = folder
+
+    @property
+    def folder(self) -> Traversable:
+        """The page's files: the package's, looked up with the first request (importlib's
+        resource readers, zipfile among them, load then, not with every node)."""
+        if self._folder is None:
+            self._folder = static_files()
+        return self._folder
 
     def add_to(self, app: web.Application) -> None:
         mark_public(app, PREFIX)

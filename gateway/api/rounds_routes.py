@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from gateway.api.replies import json_error, read_json
 from gateway.contacts.book import ContactBook
-from gateway.converge.round import StageTimes
 from gateway.errors import RoundError
 from gateway.node.rounds import RoundsService
+
+if TYPE_CHECKING:
+    from gateway.converge.round import StageTimes
 
 PREFIX = "/api/v1/rounds"
 STAGES = ("answer", "reveal", "review", "synthesis")
@@ -27,6 +29,8 @@ def times_from(value: object) -> StageTimes | None:
             raise RoundError(f'"times.{name}" must be a number of seconds')
         if isinstance(seconds, int) and abs(seconds) > 10**9:  # float() would overflow
             raise RoundError(f'"times.{name}" is out of range')
+    from gateway.converge.round import StageTimes  # with the first round, as the node's
+
     return StageTimes(**{k: float(v) for k, v in value.items()})
 
 

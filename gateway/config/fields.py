@@ -7,7 +7,6 @@ expected, and what was found. No I/O.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -23,6 +22,8 @@ _YAML_BOOL_HINT = "YAML reads unquoted yes/no/on/off/true/false as booleans"
 
 def suggest(name: str, known: Iterable[str]) -> str | None:
     """The known name closest to ``name`` (case-insensitive), if any is close enough."""
+    import difflib  # only when a config has a mistake
+
     by_lower = {k.lower(): k for k in known}
     match = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
     return by_lower[match[0]] if match else None

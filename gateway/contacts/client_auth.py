@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.contacts.onion import normalize_onion_address
 from gateway.errors import ContactError, StateError
@@ -52,7 +51,7 @@ class ClientAuthKey:
     @property
     def public(self) -> bytes:
         key = X25519PrivateKey.from_private_bytes(self.private)
-        return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return key.public_key().public_bytes_raw()
 
 
 def b32_key(key: bytes) -> str:

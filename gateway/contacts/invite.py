@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.config.schema import Level
 from gateway.contacts.onion import onion_address
@@ -93,7 +92,7 @@ def new_invite(
     secret: bytes | None = None,
 ) -> Invite:
     """A signed invite with a fresh random secret (unless ``secret`` is given)."""
-    identity = signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    identity = signing_key.public_key().public_bytes_raw()
     unsigned = Invite(
         onion_key=onion_key,
         identity_key=identity,
@@ -110,7 +109,7 @@ def new_invite(
 
 def sign_invite(invite: Invite, signing_key: Ed25519PrivateKey) -> Invite:
     """``invite`` signed by ``signing_key``, which must be its identity key."""
-    public = signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    public = signing_key.public_key().public_bytes_raw()
     if public != invite.identity_key:
         raise InviteError("malformed", "the signing key is not the invite's identity key")
     body = invite_body(invite)

@@ -20,7 +20,6 @@ Everything is deterministic in the records and ``now``; nothing here reads a clo
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,6 +169,8 @@ class Score:
 
 def score(record: Record | None, now: float) -> Score:
     """The score of ``record`` at ``now`` (None: a contact without data, 0.5)."""
+    import statistics  # (with fractions and decimal) from the first score, not at start
+
     rec = record if record is not None else Record()
     seen, up = rec.observed(now)
     availability = (up + NEUTRAL * UPTIME_PRIOR) / (seen + UPTIME_PRIOR)

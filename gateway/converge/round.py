@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.converge import context
+from gateway.converge.limits import MAX_QUESTION_BYTES as MAX_QUESTION_BYTES
 from gateway.converge.messages import (
     KEY_BYTES,
     Body,
@@ -30,7 +31,6 @@ from gateway.errors import ConvergeMessageError, RoundError
 
 ROUND_ID_BYTES = 32
 MAX_PARTICIPANTS = 32
-MAX_QUESTION_BYTES = 32 * 1024
 MAX_RUBRIC_BYTES = 8 * 1024
 DEFAULT_MAX_ANSWER_BYTES = 16 * 1024
 MAX_ANSWER_BYTES = 64 * 1024

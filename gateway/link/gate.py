@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.contacts.book import ContactBook, ContactState
 from gateway.errors import InviteError
-from gateway.link.hello import Hello
+
+if TYPE_CHECKING:
+    from gateway.link.hello import Hello
 
 log = logging.getLogger("gateway.link")
 

@@ -20,11 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from python_socks import ProxyError, ProxyType
-from python_socks.async_.asyncio import Proxy
+from typing import TYPE_CHECKING, Any
 
 from gateway.config.schema import SecurityPolicy
 from gateway.contacts.book import Contact, ContactBook, ContactState
@@ -33,15 +29,17 @@ from gateway.link.backoff import Backoff
 from gateway.link.channels import ChannelRegistry
 from gateway.link.dbstore import DbSessionStore
 from gateway.link.dedupe import Dedupe
-from gateway.link.establish import READ_SIZE, establish
 from gateway.link.gate import BookGatekeeper
+from gateway.link.local import LocalNode
 from gateway.link.outbox import Outbox
-from gateway.link.pacer import Pacer, Tap
-from gateway.link.peerlink import PeerLink
-from gateway.link.protocol import LinkConnection, LocalNode, Opened, Peer, Role
 from gateway.link.ratelimit import HandshakeLimiter
 from gateway.logs import redact
-from gateway.tor.socks import CLIENT_AUTH_REPLIES, explain, reply_code
+from gateway.tor.socksreply import CLIENT_AUTH_REPLIES, explain, reply_code
+
+if TYPE_CHECKING:
+    from gateway.link.pacer import Tap
+    from gateway.link.peerlink import PeerLink
+    from gateway.link.protocol import LinkConnection, Opened, Role
 
 log = logging.getLogger("gateway.link")
 
@@ -131,9 +129,7 @@ class LinkManager:
         self._isolation = secrets.token_hex(8)
         self._rescan: asyncio.Task[None] | None = None
         self._newly_paired: list[bytes] = []
-        self._own_identity = local.identity.public_key().public_bytes(
-            Encoding.Raw, PublicFormat.Raw
-        )
+        self._own_identity = local.identity.public_key().public_bytes_raw()
 
     # --- life ------------------------------------------------------------------
 
@@ -240,6 +236,8 @@ class LinkManager:
             self.counters["rate_limited"] += 1
             writer.close()
             return
+        from gateway.link.protocol import LinkConnection, Role  # with the first link
+
         conn = LinkConnection(self.local, Role.RESPONDER, self.store, gatekeeper=self.gate)
         task = asyncio.current_task()
         if task is not None:
@@ -280,6 +278,8 @@ class LinkManager:
             await asyncio.sleep(backoff.delay(failures))
 
     async def _dial_once(self, contact: Contact) -> bool:
+        from python_socks import ProxyError  # the SOCKS client loads with the first dial
+
         try:
             reader, writer = await self._open(contact)
         except (OSError, TimeoutError, ProxyError) as exc:
@@ -295,6 +295,8 @@ class LinkManager:
             else:
                 log.debug("dial failed: %s", explain(exc))
             return False
+        from gateway.link.protocol import LinkConnection, Peer, Role
+
         pending = contact.state is ContactState.PENDING
         known = self.book.peer_offer(contact.identity)
         peer = Peer(
@@ -310,6 +312,9 @@ class LinkManager:
 
     async def _open(self, contact: Contact) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         assert self.socks_port is not None
+        from python_socks import ProxyType
+        from python_socks.async_.asyncio import Proxy
+
         user, password = None, None
         if self.policy.stream_isolation:
             user, password = f"gw-{contact.identity[:8].hex()}", self._isolation
@@ -317,6 +322,8 @@ class LinkManager:
         sock = await proxy.connect(
             f"{contact.onion_address}.onion", self.virtual_port, timeout=CONNECT_TIMEOUT
         )
+        from gateway.link.establish import READ_SIZE
+
         return await asyncio.open_connection(sock=sock, limit=READ_SIZE * 4)
 
     # --- one connection --------------------------------------------------------
@@ -329,6 +336,11 @@ class LinkManager:
         prefix: bytes,
     ) -> bool:
         """Establish and run one link; False if it never opened."""
+        from gateway.link.establish import establish
+        from gateway.link.pacer import Pacer
+        from gateway.link.peerlink import PeerLink
+        from gateway.link.protocol import Role
+
         try:
             opened, early = await asyncio.wait_for(
                 establish(conn, reader, writer, prefix), HANDSHAKE_TIMEOUT
@@ -400,6 +412,8 @@ class LinkManager:
         return True
 
     def _initiator_of(self, role: Role, remote: bytes) -> bytes:
+        from gateway.link.protocol import Role
+
         return self._own_identity if role is Role.INITIATOR else remote
 
     # --- status ----------------------------------------------------------------

@@ -26,9 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from gateway.config.schema import PaddingMode
 from gateway.errors import (
     DecryptError,
@@ -41,6 +38,7 @@ from gateway.errors import (
 )
 from gateway.link import hello as hello_msgs
 from gateway.link.hello import Decision, Hello, HelloAck
+from gateway.link.local import LocalNode as LocalNode
 from gateway.link.records import HandshakeAssembler, RecordReader, handshake_records
 from gateway.link.stored import StoredSession
 from gateway.session.frames import FrameType
@@ -67,24 +65,6 @@ class Phase(enum.Enum):
     HELLO = "hello"
     OPEN = "open"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class LocalNode:
-    """What a node brings to every link."""
-
-    identity: Ed25519PrivateKey
-    static: X25519PrivateKey
-    onion: str
-    options: SessionOptions
-    post_quantum: bool
-
-    @property
-    def offer(self) -> Offer:
-        """What this node asks of every session (the handshake's session offer)."""
-        return Offer(
-            self.post_quantum, self.options.ratchet.header_encryption, self.options.padding_mode
-        )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from functools import cached_property
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.errors import EntryError, FrameError
 from gateway.memory.spaces import check_space_name
@@ -97,7 +96,7 @@ class Entry:
 
 def public_bytes(key: Ed25519PublicKey) -> bytes:
     """Raw 32-byte form of an Ed25519 public key."""
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return key.public_bytes_raw()
 
 
 def canonical_json(value: Mapping[str, object]) -> str:

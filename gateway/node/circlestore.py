@@ -15,6 +15,8 @@ contradict them.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,3 +194,17 @@ class CircleStore:
                 (circle_id, limit),
             ).fetchall()
         return [FaultRow(bytes(m), str(k), str(d), bytes(e), float(t)) for m, k, d, e, t in rows]
+
+
+def holds_circles(path: Path) -> bool:
+    """Whether the file at ``path`` holds a circle (joined or pending), read without a write
+    and without the circle code: False when there is no file. A file that cannot be read
+    counts as holding one, so that opening the store itself reports the problem."""
+    if not path.exists():
+        return False
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM circles)").fetchone()[0])
+    except sqlite3.Error:
+        return True

@@ -7,6 +7,9 @@ loses nothing), AI requests run on this node's adapter, and every stage change,
 fault and result updates the round's view in the node database. The asker
 stores the signed result as a memory entry in the round's space, from where
 memory sync brings it to every participant.
+
+The round machinery of :mod:`gateway.converge` (all but the AI config and the limits) is
+imported with the first round this node asks or is asked to join: an idle node carries none.
 """
 
 from __future__ import annotations
@@ -19,41 +22,30 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.converge.abstain import make_abstain
 from gateway.converge.adapters.base import Adapter
 from gateway.converge.adapters.config import AIConfig
-from gateway.converge.adapters.scripted import ScriptedAdapter, ScriptedFault
-from gateway.converge.asker import Asker
 from gateway.converge.context import ContextItem, attach
 from gateway.converge.context import split as split_context
-from gateway.converge.core import (
-    AIRequest,
-    AITask,
-    FaultRecorded,
-    Output,
-    Refused,
-    RoundAborted,
-    RoundCompleted,
-    Send,
-    StageChanged,
-)
-from gateway.converge.driver import fulfil
-from gateway.converge.envelope import TO_ASKER, TO_PARTICIPANT, unwrap, wrap
-from gateway.converge.messages import decode, public_bytes
-from gateway.converge.misbehave import outgoing
-from gateway.converge.participant import Participant
 from gateway.converge.ratelimit import RateLimiter
-from gateway.converge.round import Round, Stage, StageTimes, answer_prompt, parse_round
-from gateway.converge.synthesis import Result
 from gateway.errors import ConvergeMessageError, GatewayError, RoundError
 from gateway.memory.ranking import Filters
 from gateway.memory.spaces import DEFAULT_SPACE
 from gateway.node.memops import MemoryService
 from gateway.node.roundstore import RoundStore
+
+if TYPE_CHECKING:
+    from gateway.converge.adapters.faults import ScriptedFault
+    from gateway.converge.asker import Asker
+    from gateway.converge.core import AIRequest, FaultRecorded, Output, Send
+    from gateway.converge.participant import Participant
+    from gateway.converge.round import Round, StageTimes
+    from gateway.converge.synthesis import Result
+
+    Machine = Asker | Participant
 
 log = logging.getLogger("gateway.converge")
 #: how many declined rounds are remembered (to drop their later messages quietly)
@@ -68,9 +60,6 @@ class Links(Protocol):
     """What rounds need of the link manager and the contact book."""
 
     def send(self, contact: bytes, channel: str, body: bytes) -> bytes: ...
-
-
-Machine = Asker | Participant
 
 
 class RoundsService:
@@ -94,7 +83,7 @@ class RoundsService:
         #: rounds carry memory context (memory.council_context) of this many entries a side
         self.context = context
         self.context_entries = context_entries
-        self.me = public_bytes(key)
+        self.me = key.public_key().public_bytes_raw()
         self.links = links
         self.store = store
         self.memory = memory
@@ -122,6 +111,9 @@ class RoundsService:
     @property
     def _fault(self) -> ScriptedFault:
         """How this node misbehaves on the wire (only scripted adapters have fault modes)."""
+        from gateway.converge.adapters.faults import ScriptedFault
+        from gateway.converge.adapters.scripted import ScriptedAdapter
+
         adapter = self.adapter
         return adapter.fault if isinstance(adapter, ScriptedAdapter) else ScriptedFault.NONE
 
@@ -161,6 +153,8 @@ class RoundsService:
         peers = sorted(set(participants) | ({self.me} if self.adapter else set()))
         if not peers:
             raise RoundError("a round needs participants: no contact, and no AI here")
+        from gateway.converge.asker import Asker
+
         asker = Asker(self.key, question, peers, self.clock(), times=times)
         rid = asker.round.round_id
         self.askers[rid] = asker
@@ -212,6 +206,8 @@ class RoundsService:
 
     def handler(self, contact: bytes, body: bytes) -> None:
         """The ``converge`` channel handler (one envelope; answers go out via the outbox)."""
+        from gateway.converge.envelope import unwrap
+
         try:
             direction, rid, data = unwrap(body)
         except ConvergeMessageError:
@@ -220,6 +216,8 @@ class RoundsService:
         self._deliver(contact, direction, rid, data)
 
     def _deliver(self, sender: bytes, direction: int, rid: bytes, data: bytes) -> None:
+        from gateway.converge.envelope import TO_ASKER
+
         now = self.clock()
         if direction == TO_ASKER:
             asker = self.askers.get(rid)
@@ -273,6 +271,8 @@ class RoundsService:
                 self._decline(sender, rid, data, "busy: this node's answerer rate limit is reached")
                 return None
             self._limited.add(rid)
+        from gateway.converge.participant import Participant
+
         participant = Participant(self.key)
         self.participants[rid] = participant
         if sender != self.me:  # our own rounds keep the asker's view
@@ -282,6 +282,10 @@ class RoundsService:
     def _decline(self, sender: bytes, rid: bytes, data: bytes, reason: str) -> None:
         """Tell the asker of a real round we will not take part (a signed ABSTAIN from the
         commit stage), so it need not wait for us until the stage's deadline."""
+        from gateway.converge.abstain import make_abstain
+        from gateway.converge.envelope import TO_ASKER, wrap
+        from gateway.converge.round import Stage, parse_round
+
         try:
             rnd, _ = parse_round(data)
         except ConvergeMessageError:
@@ -302,6 +306,8 @@ class RoundsService:
 
     def _view_of(self, rid: bytes, machine: Machine) -> dict[str, Any] | None:
         """The view ``machine`` updates: none for our part in our own round (or once forgotten)."""
+        from gateway.converge.participant import Participant
+
         if isinstance(machine, Participant) and rid in self.askers:
             return None
         if isinstance(machine, Participant) and machine.round and machine.round.asker == self.me:
@@ -309,6 +315,17 @@ class RoundsService:
         return self.views.get(rid)
 
     def _outputs(self, rid: bytes, machine: Machine, outputs: list[Output]) -> None:
+        from gateway.converge.core import (
+            AIRequest,
+            FaultRecorded,
+            Refused,
+            RoundAborted,
+            RoundCompleted,
+            Send,
+            StageChanged,
+        )
+        from gateway.converge.participant import Participant
+
         view = self._view_of(rid, machine)
         changed = False
         for out in outputs:
@@ -346,6 +363,10 @@ class RoundsService:
             self._save(rid, view)
 
     def _send(self, rid: bytes, machine: Machine, out: Send) -> None:
+        from gateway.converge.asker import Asker
+        from gateway.converge.envelope import TO_ASKER, TO_PARTICIPANT, wrap
+        from gateway.converge.misbehave import outgoing
+
         from_asker = isinstance(machine, Asker)
         direction = TO_PARTICIPANT if from_asker else TO_ASKER
         datas = [out.data] if from_asker else outgoing(self._fault, self.key, out.data, self._rng)
@@ -367,6 +388,9 @@ class RoundsService:
 
     async def _ask_ai(self, rid: bytes, participant: Participant, req: AIRequest) -> None:
         assert self.adapter is not None
+        from gateway.converge.core import AITask
+        from gateway.converge.driver import fulfil
+
         started = self.clock()
         if req.task is AITask.ANSWER and self.context and participant.round is not None:
             req = await self._with_own_context(participant.round, req)
@@ -390,6 +414,9 @@ class RoundsService:
             log.info("round %s: no context of our own: %s", rnd.round_id.hex()[:8], exc)
         if not items:
             return req
+        from gateway.converge.core import AIRequest
+        from gateway.converge.round import answer_prompt
+
         lines = [i.line() for i in items[: self.context_entries]]
         return AIRequest(req.request_id, req.task, answer_prompt(rnd, lines))
 
@@ -405,6 +432,8 @@ class RoundsService:
     ) -> None:
         view["status"] = result.status.value
         view["result"] = self._result_json(machine, result)
+        from gateway.converge.asker import Asker
+
         if isinstance(machine, Asker):
             try:
                 entry = self.memory.put(
@@ -476,6 +505,10 @@ class RoundsService:
 
     def _forget_done(self) -> None:
         """Drop finished machines (their views stay in the database)."""
+        if not (self.askers or self.participants):
+            return  # nothing to drop (and no round machinery to load)
+        from gateway.converge.round import Stage
+
         for table in (self.askers, self.participants):
             done = [rid for rid, m in table.items() if m.stage is Stage.DONE]
             for rid in done:
@@ -511,6 +544,8 @@ class RoundsService:
         }
 
     def _progress(self, rid: bytes, sender: bytes, data: bytes) -> None:
+        from gateway.converge.messages import decode
+
         try:
             kind = decode(data).kind.value
         except ConvergeMessageError:

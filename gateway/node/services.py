@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stem.control import EventType
 
-from gateway.api.circle_routes import CircleRoutes
+from gateway.api.circle_mount import LazyCircleRoutes
 from gateway.api.config_routes import ConfigRoutes
 from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
@@ -40,19 +40,19 @@ from gateway.converge.adapters.factory import build_adapter
 from gateway.errors import AdapterError, ContactError, EmbeddingError, GatewayError
 from gateway.link.channels import ChannelRegistry
 from gateway.link.front import FrontDoor
+from gateway.link.local import LocalNode
 from gateway.link.manager import LinkManager
-from gateway.link.protocol import LocalNode
 from gateway.memory.embed import Embedder, lazy_default
 from gateway.memory.hub import SyncHub
 from gateway.memory.store import MemoryStore
 from gateway.metrics import MetricsRoutes, NodeMetrics
 from gateway.node import authwatch
-from gateway.node.circles import CHANNEL as CIRCLE_CHANNEL
-from gateway.node.circles import CircleService
 from gateway.node.circlestore import FILE_NAME as CIRCLES_DB
 from gateway.node.inbox import CHANNEL as INBOX_CHANNEL
 from gateway.node.inbox import Inbox
 from gateway.node.indexer import Indexer
+from gateway.node.lazycircles import CHANNEL as CIRCLE_CHANNEL
+from gateway.node.lazycircles import LazyCircles
 from gateway.node.memops import MemoryService
 from gateway.node.memsync import CHANNEL as MEMORY_CHANNEL
 from gateway.node.memsync import MemorySync
@@ -60,13 +60,16 @@ from gateway.node.reputation import ReputationService
 from gateway.node.rounds import CHANNEL as CONVERGE_CHANNEL
 from gateway.node.rounds import RoundsService
 from gateway.node.roundstore import RoundStore
-from gateway.session.session import SessionOptions
+from gateway.session.options import SessionOptions
 from gateway.state.keys import IdentityKeys, load_api_token
 from gateway.state.onion_key import OnionKey
 from gateway.state.paths import StatePaths
 from gateway.storage.db import apply_migrations, open_db
 from gateway.tor import hsclient
 from gateway.tor.controller import TorControl
+
+if TYPE_CHECKING:
+    from gateway.node.circles import CircleService
 
 log = logging.getLogger("gateway.node")
 
@@ -128,7 +131,8 @@ class NodeServices:
     status: NodeStatus
     feed: EventFeed
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    circles: CircleService | None = None
+    #: the circle service, made when first needed (:mod:`gateway.node.lazycircles`)
+    circles: LazyCircles | None = None
     #: every contact's measured reputation (docs/REPUTATION.md)
     reputation: ReputationService | None = None
 
@@ -140,7 +144,7 @@ class NodeServices:
         keys = IdentityKeys.load(paths)
         db = open_db(paths.db)
         store: MemoryStore | None = None
-        circles: CircleService | None = None
+        circles: LazyCircles | None = None
         try:
             embedder = _embedder(cfg)
             store = MemoryStore(paths.memory_db, embedder=embedder)
@@ -211,11 +215,18 @@ class NodeServices:
             sync.on_session.append(reputation.sync_finished)
             sync.on_split_view.append(reputation.split_view)
             rounds.pick = reputation.best
-            circles = CircleService(  # PBFT faults (equivocation, silent primary) -> reputation
-                keys.signing, paths.root / CIRCLES_DB, links, book, store,
-                on_fault=reputation.record_pbft_fault,
-                rank=reputation.rank,  # reputation -> rank reports -> the primary order
-            )  # fmt: skip
+            spaces = store
+
+            def make_circles() -> CircleService:
+                from gateway.node.circles import CircleService
+
+                return CircleService(  # PBFT faults (equivocation, silent primary) -> reputation
+                    keys.signing, paths.root / CIRCLES_DB, links, book, spaces,
+                    on_fault=reputation.record_pbft_fault,
+                    rank=reputation.rank,  # reputation -> rank reports -> the primary order
+                )  # fmt: skip
+
+            circles = LazyCircles(make_circles, paths.root / CIRCLES_DB)
             registry.register(
                 CIRCLE_CHANNEL, metrics.meter_handler(CIRCLE_CHANNEL, circles.handler)
             )
@@ -236,7 +247,7 @@ class NodeServices:
                 LazyOpenAIRoutes(rounds, book),
                 LazyGraphQLRoutes(book, memory, rounds),
                 ContactsRoutes(book, paths, keys, key, policy, cfg.node.name),
-                CircleRoutes(circles, lambda text: book.find(text).identity, memory.resolve),
+                LazyCircleRoutes(circles, lambda text: book.find(text).identity, memory.resolve),
                 ConfigRoutes(cfg),
                 MetricsRoutes(metrics),
                 DashboardRoutes(),

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from gateway.errors import DecryptError
 from gateway.session.aead import HEADER_NONCE_SIZE, TAG_SIZE, open_header, seal_header
+from gateway.session.options import MAX_COUNTER as MAX_COUNTER
 
 #: X25519 public key size
 DH_SIZE = 32
@@ -30,8 +31,6 @@ DH_SIZE = 32
 HEADER_SIZE = DH_SIZE + 8
 #: size of an encrypted header
 ENCRYPTED_HEADER_SIZE = HEADER_NONCE_SIZE + HEADER_SIZE + TAG_SIZE
-#: largest pn / n (counters are 32-bit)
-MAX_COUNTER = 0xFFFFFFFF
 
 _COUNTERS = struct.Struct("!II")
 #: offset of ``n`` in a clear header

@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from nacl.bindings import crypto_scalarmult, crypto_scalarmult_base
@@ -102,6 +101,7 @@ from gateway.session.header import (
     unpack_n,
 )
 from gateway.session.kdf_chain import kdf_ck
+from gateway.session.options import RatchetParams as RatchetParams
 from gateway.session.root_chain import kdf_rk, kdf_rk_he
 from gateway.session.skipped import EMPTY, SkippedKeys
 from gateway.session.state_codec import Reader, Writer
@@ -119,26 +119,6 @@ _MIN_CLEAR_MESSAGE: Final = HEADER_SIZE + TAG_SIZE
 
 # how a received header relates to the receiving chains
 _CURRENT, _NEW, _OLD = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class RatchetParams:
-    """Limits and options of a ratchet session (fixed for the session's life)."""
-
-    #: most message keys one message may make us skip in one chain
-    max_skip: int = 1000
-    #: most skipped message keys stored at once
-    max_skipped_total: int = 2000
-    #: skipped keys of chains more than this many receiving DH steps old are deleted
-    max_skipped_age: int = 5
-    #: encrypt headers (spec section 4)
-    header_encryption: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("max_skip", "max_skipped_total", "max_skipped_age"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not 0 <= value <= MAX_COUNTER:
-                raise SessionStateError(f"RatchetParams.{name} must be 0..{MAX_COUNTER}")
 
 
 def _check_key(name: str, value: bytes | None) -> bytes:

@@ -18,23 +18,21 @@ the AEAD associated data is the handshake hash. See docs/PROTOCOL.md.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from gateway.config.schema import PaddingMode, SecurityPolicy
+from gateway.config.schema import PaddingMode
 from gateway.errors import FrameError, SessionStateError, VersionError
 from gateway.session.frames import (
-    DEFAULT_MAX_PAYLOAD,
     FrameDecoder,
     FrameEncoder,
     FrameType,
     record_sizes,
 )
 from gateway.session.handshake import HandshakeResult
-from gateway.session.offer import Offer
-from gateway.session.padding import DEFAULT_FIXED_SIZE, is_allowed_record_size
+from gateway.session.options import SessionOptions as SessionOptions
+from gateway.session.padding import is_allowed_record_size
 from gateway.session.ratchet import RatchetParams, RatchetState, Rng
 from gateway.session.state_codec import Reader, Writer
 
@@ -51,27 +49,6 @@ _FLAG_POST_QUANTUM = 0x02
 
 #: persist(new_state_blob, wire_records): store durably, or raise
 Persist = Callable[[bytes, list[bytes]], None]
-
-
-@dataclass(frozen=True)
-class SessionOptions:
-    """How a session pads and ratchets (fixed for the session's life)."""
-
-    padding_mode: PaddingMode
-    ratchet: RatchetParams = field(default_factory=RatchetParams)
-    fixed_size: int = DEFAULT_FIXED_SIZE
-    max_payload: int = DEFAULT_MAX_PAYLOAD
-
-    @classmethod
-    def from_policy(cls, policy: SecurityPolicy) -> SessionOptions:
-        """The options a security level's policy asks for."""
-        params = RatchetParams(header_encryption=policy.header_encryption)
-        return cls(policy.padding_mode, params)
-
-    def with_offer(self, offer: Offer) -> SessionOptions:
-        """These options with the padding mode and header encryption a handshake agreed."""
-        ratchet = dataclasses.replace(self.ratchet, header_encryption=offer.header_encryption)
-        return dataclasses.replace(self, padding_mode=offer.padding_mode, ratchet=ratchet)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.errors import KeyFileError
 from gateway.state.paths import StatePaths, read_private, write_private
@@ -96,11 +95,11 @@ class IdentityKeys:
 
     @property
     def signing_public(self) -> bytes:
-        return self.signing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return self.signing.public_key().public_bytes_raw()
 
     @property
     def static_public(self) -> bytes:
-        return self.static.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return self.static.public_key().public_bytes_raw()
 
     def save(self, paths: StatePaths) -> None:
         """Write both key files atomically, mode 0600."""

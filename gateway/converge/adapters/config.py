@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from gateway.converge.adapters.base import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT
-from gateway.converge.adapters.scripted import ScriptedFault
-from gateway.converge.round import MAX_QUESTION_BYTES
+from gateway.converge.adapters.faults import ScriptedFault
+from gateway.converge.limits import MAX_QUESTION_BYTES
 from gateway.errors import ConfigError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

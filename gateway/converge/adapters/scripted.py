@@ -9,7 +9,6 @@ the seed and the question, so a run can be replayed.
 from __future__ import annotations
 
 import asyncio
-import enum
 import hashlib
 import random
 import re
@@ -17,6 +16,7 @@ from collections import Counter
 
 from gateway.converge import context
 from gateway.converge.adapters.base import DEFAULT_MAX_OUTPUT_BYTES, Adapter
+from gateway.converge.adapters.faults import ScriptedFault as ScriptedFault
 from gateway.converge.review import REVIEW_HEADER
 from gateway.converge.round import QUESTION_MARK
 from gateway.converge.synthesis import SYNTHESIS_HEADER
@@ -24,16 +24,6 @@ from gateway.converge.tasks import extract_answer, solve, wrong_answer
 from gateway.errors import AdapterError, AdapterTimeoutError
 
 _BLOCK_RE = re.compile(r"^--- (?:ANSWER|RANK) (.+?) ---\n(.*?)(?=^--- )", re.M | re.S)
-
-
-class ScriptedFault(enum.Enum):
-    """How a scripted AI (and, in simulations, its peer) misbehaves."""
-
-    NONE = "none"
-    TIMEOUT = "timeout"  # never answers in time
-    GARBAGE = "garbage"  # answers noise
-    EQUIVOCATE = "equivocate"  # a different answer on every call
-    OFFLINE = "offline"  # fails at once
 
 
 class ScriptedAdapter(Adapter):

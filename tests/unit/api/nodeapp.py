@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.api.circle_routes import CircleRoutes
+from gateway.api.circle_mount import LazyCircleRoutes
 from gateway.api.config_routes import ConfigRoutes
 from gateway.api.contacts_routes import ContactsRoutes
 from gateway.api.dashboard import DashboardRoutes
@@ -101,7 +101,7 @@ def build(
             cfg.node.name,
         ),
         ConfigRoutes(cfg),
-        CircleRoutes(
+        LazyCircleRoutes(
             services.circles,  # type: ignore[arg-type]
             lambda text: services.book.find(text).identity,
             services.memory.resolve,

@@ -141,3 +141,32 @@ async def test_mcp_tools_reach_the_circle_routes(running: NodeApp) -> None:
             assert entries[0]["decision"]["round_id"] == "cd" * 32
             status = await client.call_tool("circle_status", {"circle": "solo"})
             assert not status.is_error
+
+
+def test_the_lazy_mount_serves_every_route_of_the_module() -> None:
+    """gateway.api.circle_mount lists the routes without loading circle_routes: the same."""
+    from aiohttp import web
+
+    from gateway.api import circle_mount, circle_routes
+
+    def routes(routeset: Any) -> set[tuple[str, str]]:
+        app = web.Application()
+        routeset.add_to(app)
+        return {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource}
+
+    real = circle_routes.CircleRoutes(None, str.encode, str.encode)  # type: ignore[arg-type]
+    lazy = circle_mount.LazyCircleRoutes(None, str.encode, str.encode)  # type: ignore[arg-type]
+    assert circle_mount.PREFIX == circle_routes.PREFIX
+    assert routes(lazy) == routes(real)
+
+
+async def test_the_circle_service_is_made_by_the_first_circle_call(
+    node: NodeApp, client: TestClient[Any, Any]
+) -> None:
+    """A node without circles opens no circles.db until the API (or a contact) asks."""
+    assert node.services.circles is not None and node.services.circles.service is None
+    db = node.paths.root / "circles.db"
+    assert not db.exists()
+    listed = await client.get(PREFIX, headers=auth(node))
+    assert listed.status == 200 and (await listed.json())["circles"] == []
+    assert node.services.circles.service is not None and db.exists()

@@ -60,3 +60,49 @@ def test_gateway_run_imports_no_other_command() -> None:
     code = f"from gateway.cli import build_parser; build_parser({argv}).parse_args({argv})"
     names = "[m for m in sys.modules if m.startswith('gateway.cli.')]"
     assert loaded_after(code, names) == "['gateway.cli.run_cmd']"
+
+
+RUN_PATH = (
+    "from gateway.cli import build_parser; build_parser(['run']); "
+    "import gateway.cli.run_cmd, gateway.node.runner, gateway.node.services"
+)
+
+
+def test_the_run_path_loads_no_circle_code() -> None:
+    """PBFT and the circle service, its routes and circles.db load with the first circle
+    (at start only if the node holds one: gateway.node.lazycircles)."""
+    names = (
+        "['gateway.circle.pbft', 'gateway.circle.messages', 'gateway.circle.decisions', "
+        "'gateway.node.circles', 'gateway.api.circle_routes']"
+    )
+    assert loaded_after(RUN_PATH, names) == "[]"
+
+
+def test_the_run_path_loads_no_round_machinery_and_no_adapter() -> None:
+    """The council's machines load with the first round, an AI adapter's module when the
+    config names one (the config itself needs only gateway.converge.adapters.config)."""
+    names = (
+        "['gateway.converge.round', 'gateway.converge.asker', 'gateway.converge.participant', "
+        "'gateway.converge.messages', 'gateway.converge.synthesis', 'fractions', "
+        "'gateway.converge.adapters.scripted', 'gateway.converge.adapters.openai', "
+        "'gateway.converge.adapters.command']"
+    )
+    assert loaded_after(RUN_PATH, names) == "[]"
+
+
+def test_the_run_path_loads_no_session_code_and_no_socks_client() -> None:
+    """The handshake, the ratchet and the link's state machine load with the first link,
+    the SOCKS client with the first dial: a node without contacts carries neither."""
+    names = (
+        "['gateway.link.protocol', 'gateway.link.peerlink', 'gateway.link.pacer', "
+        "'gateway.session.session', 'gateway.session.handshake', 'gateway.session.ratchet', "
+        "'gateway.session.noise', 'python_socks', 'aiohttp_socks']"
+    )
+    assert loaded_after(RUN_PATH, names) == "[]"
+
+
+def test_the_run_path_loads_no_library_only_a_rare_call_needs() -> None:
+    """difflib (a config mistake's suggestion), statistics (the first reputation score) and
+    cryptography's serialization module (raw key bytes need none of it)."""
+    names = "['difflib', 'statistics', 'cryptography.hazmat.primitives.serialization']"
+    assert loaded_after(RUN_PATH, names) == "[]"

@@ -1,0 +1,37 @@
+"""What tor's SOCKS replies mean, apart from the SOCKS client libraries.
+
+:mod:`gateway.tor.socks` (aiohttp sessions through tor) and the link dialer
+(:mod:`gateway.link.manager`) both explain failures with these; the dialer loads
+``python_socks`` only when it dials, so a node with no contact carries no SOCKS code.
+"""
+
+from __future__ import annotations
+
+#: tor's extended SOCKS5 replies for onion services (SocksPort flag ExtendedErrors)
+ONION_REPLIES: dict[int, str] = {
+    0xF0: "tor found no descriptor for the onion (not published, or not yet)",
+    0xF1: "the onion's descriptor is invalid",
+    0xF2: "the onion's introduction failed",
+    0xF3: "the rendezvous with the onion failed",
+    0xF4: "the onion requires client authorization and tor has no key for it "
+    "(a paranoid contact: the key comes with its invite or the first link)",
+    0xF5: "tor's client-authorization key for the onion is wrong (revoked or replaced)",
+    0xF6: "the onion address is invalid",
+    0xF7: "the onion's introduction timed out",
+}
+#: the replies that mean client authorization is missing or wrong
+CLIENT_AUTH_REPLIES = frozenset({0xF4, 0xF5})
+
+
+def reply_code(exc: BaseException) -> int | None:
+    """The SOCKS reply code of a proxy error (None for other errors)."""
+    code = getattr(exc, "error_code", None)
+    return code if isinstance(code, int) else None
+
+
+def explain(exc: BaseException) -> str:
+    """What a failed connection through tor means, in words when tor said why."""
+    code = reply_code(exc)
+    if code in ONION_REPLIES:
+        return f"{ONION_REPLIES[code]} (SOCKS reply {code:#04x})"
+    return str(exc) or type(exc).__name__
