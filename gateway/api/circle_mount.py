@@ -7,10 +7,11 @@ makes the service).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
+from gateway.api.lazymount import Handler, LazyRoutes
 from gateway.node.lazycircles import LazyCircles
 
 #: :data:`gateway.api.circle_routes.PREFIX`
@@ -27,14 +28,15 @@ ROUTES = (
     ("POST", PREFIX + "/{circle}/echo"),
 )
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-class LazyCircleRoutes:
+class LazyCircleRoutes(LazyRoutes):
     """The circle route set; the real one (and the circle service) is made on the first request.
 
     ``find_contact`` and ``resolve_entry`` are :class:`~gateway.api.circle_routes.CircleRoutes`'s.
     """
+
+    ROUTES = ROUTES
+    HEAD = True  # CircleRoutes adds its GET routes with add_get
 
     def __init__(
         self,
@@ -45,33 +47,14 @@ class LazyCircleRoutes:
         self.circles = circles
         self.find_contact = find_contact
         self.resolve_entry = resolve_entry
-        self._handlers: dict[tuple[str, str], Handler] | None = None
 
-    def add_to(self, app: web.Application) -> None:
-        for method, path in ROUTES:
-            if method == "GET":
-                app.router.add_get(path, self._handle)  # and HEAD, as add_get does there
-            else:
-                app.router.add_route(method, path, self._handle)
+    def load(self) -> dict[tuple[str, str], Handler]:
+        from gateway.api.circle_routes import CircleRoutes
 
-    def handlers(self) -> dict[tuple[str, str], Handler]:
-        """(method, path) -> the real route's handler (made on the first call)."""
-        if self._handlers is None:
-            from gateway.api.circle_routes import CircleRoutes
-
-            real = web.Application()
-            CircleRoutes(self.circles.get(), self.find_contact, self.resolve_entry).add_to(real)
-            self._handlers = {
-                (route.method, route.resource.canonical): route.handler
-                for route in real.router.routes()
-                if route.resource is not None
-            }
-        return self._handlers
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        resource = request.match_info.route.resource
-        path = resource.canonical if resource is not None else request.path
-        handler = self.handlers().get((request.method, path))
-        if handler is None:
-            raise web.HTTPNotFound()
-        return await handler(request)
+        real = web.Application()
+        CircleRoutes(self.circles.get(), self.find_contact, self.resolve_entry).add_to(real)
+        return {
+            (route.method, route.resource.canonical): route.handler
+            for route in real.router.routes()
+            if route.resource is not None
+        }

@@ -6,15 +6,9 @@ An idle node carries no code for the council-as-a-model until an OpenAI client c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from aiohttp import web
-
+from gateway.api.lazymount import Handler, LazyRoutes
 from gateway.contacts.book import ContactBook
 from gateway.node.rounds import RoundsService
-
-if TYPE_CHECKING:
-    from gateway.api.openai_compat import Handler
 
 #: (method, path) of the routes, as :meth:`OpenAIRoutes.routes` lists them
 ROUTES = (
@@ -24,26 +18,16 @@ ROUTES = (
 )
 
 
-class LazyOpenAIRoutes:
+class LazyOpenAIRoutes(LazyRoutes):
     """The OpenAI route set; the real one is made on the first request."""
+
+    ROUTES = ROUTES
 
     def __init__(self, rounds: RoundsService, book: ContactBook) -> None:
         self.rounds, self.book = rounds, book
-        self._handlers: dict[tuple[str, str], Handler] | None = None
 
-    def add_to(self, app: web.Application) -> None:
-        for method, path in ROUTES:
-            app.router.add_route(method, path, self._handle)
+    def load(self) -> dict[tuple[str, str], Handler]:
+        from gateway.api.openai_compat import OpenAIRoutes
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if self._handlers is None:
-            from gateway.api.openai_compat import OpenAIRoutes
-
-            routes = OpenAIRoutes(self.rounds, self.book).routes()
-            self._handlers = {(method, path): handler for method, path, handler in routes}
-        resource = request.match_info.route.resource
-        path = resource.canonical if resource is not None else request.path
-        handler = self._handlers.get((request.method, path))
-        if handler is None:
-            raise web.HTTPNotFound()
-        return await handler(request)
+        routes = OpenAIRoutes(self.rounds, self.book).routes()
+        return {(method, path): handler for method, path, handler in routes}
