@@ -6,7 +6,9 @@ plus the opposite node when D is odd, so N must be even then), and the asker (no
 also with enough others for a council of R. Then:
 
 - ``rss_mb``: each node's resident memory, the Python process and its tor apart
-  (VmRSS from /proc), after pairing; ``target_node_mb`` 60 (tor not counted);
+  (VmRSS from /proc), linked and settled: after the idle window below;
+  ``target_node_mb`` 60 (tor not counted). ``rss_mb_just_paired``: the same the moment the
+  last pair linked (a node hands freed heap back 5 s after its last link came up);
 - ``idle_cpu``: each process's CPU (utime+stime from /proc) over ``--idle`` seconds with
   nothing to do but link pings, as a percent of one core;
 - memory: every node writes one entry into the shared ``default`` space at once;
@@ -230,7 +232,12 @@ def start_all(nodes: Sequence[ScaleNode]) -> float:
     for node in nodes:
         node.start(wait=False)
     for node in nodes:
-        wait_until(partial(published, node), 600, f"{node.name} published")
+        try:
+            wait_until(partial(published, node), 600, f"{node.name} published")
+        except RuntimeError as exc:
+            code = node.proc.poll() if node.proc else None
+            tail = (node.state.parent / f"{node.name}.err").read_text()[-3000:]
+            raise RuntimeError(f"{exc} (exit status {code}); its stderr ends:\n{tail}") from exc
     return time.monotonic() - started
 
 
@@ -249,10 +256,12 @@ def scale_run(args: argparse.Namespace, network: TestNetwork, folder: Path) -> d
         parallel([partial(pair, nodes[a], nodes[b]) for a, b in edges])
         pair_s = time.monotonic() - t0
         log(f"{len(edges)} pairs linked in {pair_s:.1f} s")
-        rss = memory(nodes)
-        log("rss", json.dumps(rss))
+        rss_paired = memory(nodes)
+        log("rss just paired", json.dumps(rss_paired))
         idle = idle_cpu(nodes, args.idle)
         log("idle", json.dumps(idle))
+        rss = memory(nodes)  # settled: after the idle window, as a node runs day to day
+        log("rss", json.dumps(rss))
         hops = hop_seconds(nodes, edges)
         log("hops", hops)
         t0 = time.monotonic()
@@ -269,7 +278,7 @@ def scale_run(args: argparse.Namespace, network: TestNetwork, folder: Path) -> d
         return {
             "nodes": args.nodes, "degree": args.degree, "pairs": len(edges),
             "start_s": round(start_s, 1), "pair_s": round(pair_s, 1),
-            "rss_mb": rss, "idle_cpu": idle,
+            "rss_mb": rss, "rss_mb_just_paired": rss_paired, "idle_cpu": idle,
             "memory": {"entries_each": target, "converge_s": round(converge_s, 2),
                        "hop_s": round(hop, 2), "ratio": round(converge_s / hop, 2),
                        "writes": len(nodes)},

@@ -24,7 +24,8 @@ mapped onto this tree at the I/O boundary where they happen (see
    |   |- ControlError            control port/socket: connect or authenticate
    |   |- TorCapabilityError      an attached tor cannot apply the level's options
    |   |- PublishError            the onion service was not published in time
-   |   +- TorDiedError            tor exited under a running node
+   |   |- TorDiedError            tor exited under a running node
+   |   +- SocksError              tor's SOCKS port opened no connection (error_code)
    |- TestnetError                the private Tor network
    |- ProtocolError               malformed or hostile input from a peer
    |   |- FrameError              a frame that cannot be decoded
@@ -202,6 +203,19 @@ class PublishError(TorError):
 
 class TorDiedError(TorError):
     """tor exited under a running node."""
+
+
+class SocksError(TorError):
+    """tor's SOCKS port did not open a connection.
+
+    ``error_code`` is the SOCKS5 reply when tor gave one (RFC 1928 replies 1-8, tor's
+    onion-service replies 0xF0-0xF7: :mod:`gateway.tor.socksreply`), None when the
+    exchange itself went wrong.
+    """
+
+    def __init__(self, message: str, *, error_code: int | None = None) -> None:
+        self.error_code = error_code
+        super().__init__(message)
 
 
 # --- private test network ------------------------------------------------------

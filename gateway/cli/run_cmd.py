@@ -10,7 +10,7 @@ import os
 from gateway.config.loader import load_config
 from gateway.config.preflight import preflight
 from gateway.logs import setup_logging
-from gateway.node.runner import NodeRunner
+from gateway.tls import import_aiohttp
 
 log = logging.getLogger("gateway.node")
 
@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     preflight(cfg)
     setup_logging(cfg.logging.level, cfg.security.policy.log_redaction)
     warn_if_root()
+    import_aiohttp()  # before the node's modules, which import it: see gateway.tls
+    from gateway.node.runner import NodeRunner
+
     return asyncio.run(NodeRunner(cfg).run())
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.config.schema import SecurityPolicy
 from gateway.contacts.book import Contact, ContactBook, ContactState
-from gateway.errors import GatewayError, LinkError
+from gateway.errors import GatewayError, LinkError, SocksError
 from gateway.link.backoff import Backoff
 from gateway.link.channels import ChannelRegistry
 from gateway.link.dbstore import DbSessionStore
@@ -278,11 +278,9 @@ class LinkManager:
             await asyncio.sleep(backoff.delay(failures))
 
     async def _dial_once(self, contact: Contact) -> bool:
-        from python_socks import ProxyError  # the SOCKS client loads with the first dial
-
         try:
             reader, writer = await self._open(contact)
-        except (OSError, TimeoutError, ProxyError) as exc:
+        except (OSError, TimeoutError, SocksError) as exc:
             self.counters["dial_failed"] += 1
             if reply_code(exc) in CLIENT_AUTH_REPLIES:
                 self.counters["dial_client_auth"] += 1
@@ -312,19 +310,16 @@ class LinkManager:
 
     async def _open(self, contact: Contact) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         assert self.socks_port is not None
-        from python_socks import ProxyType
-        from python_socks.async_.asyncio import Proxy
-
-        user, password = None, None
-        if self.policy.stream_isolation:
-            user, password = f"gw-{contact.identity[:8].hex()}", self._isolation
-        proxy = Proxy(ProxyType.SOCKS5, "127.0.0.1", self.socks_port, user, password, rdns=True)
-        sock = await proxy.connect(
-            f"{contact.onion_address}.onion", self.virtual_port, timeout=CONNECT_TIMEOUT
-        )
         from gateway.link.establish import READ_SIZE
+        from gateway.tor import socks5
 
-        return await asyncio.open_connection(sock=sock, limit=READ_SIZE * 4)
+        auth = None
+        if self.policy.stream_isolation:
+            auth = f"gw-{contact.identity[:8].hex()}", self._isolation
+        return await socks5.open_connection(
+            self.socks_port, f"{contact.onion_address}.onion", self.virtual_port,
+            auth=auth, timeout=CONNECT_TIMEOUT, limit=READ_SIZE * 4,
+        )  # fmt: skip
 
     # --- one connection --------------------------------------------------------
 

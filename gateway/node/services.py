@@ -46,7 +46,7 @@ from gateway.memory.embed import Embedder, lazy_default
 from gateway.memory.hub import SyncHub
 from gateway.memory.store import MemoryStore
 from gateway.metrics import MetricsRoutes, NodeMetrics
-from gateway.node import authwatch
+from gateway.node import authwatch, memtrim
 from gateway.node.circlestore import FILE_NAME as CIRCLES_DB
 from gateway.node.inbox import CHANNEL as INBOX_CHANNEL
 from gateway.node.inbox import Inbox
@@ -210,6 +210,7 @@ class NodeServices:
                 db, book, links, me=keys.signing_public, ready=lambda: links.socks_port is not None
             )
             links.link_hooks.append(reputation.on_link)
+            links.link_hooks.append(memtrim.QuietTrim().on_link)
             links.rtt_hooks.append(reputation.on_rtt)
             links.reputation = reputation.as_json
             sync.on_session.append(reputation.sync_finished)

@@ -1,8 +1,8 @@
 """What tor's SOCKS replies mean, apart from the SOCKS client libraries.
 
 :mod:`gateway.tor.socks` (aiohttp sessions through tor) and the link dialer
-(:mod:`gateway.link.manager`) both explain failures with these; the dialer loads
-``python_socks`` only when it dials, so a node with no contact carries no SOCKS code.
+(:mod:`gateway.link.manager`, through :mod:`gateway.tor.socks5`) both explain failures
+with these; neither SOCKS client is loaded by a node that has not dialed.
 """
 
 from __future__ import annotations

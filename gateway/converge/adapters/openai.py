@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, Prox
 from gateway.converge.adapters.base import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT, Adapter
 from gateway.converge.adapters.retry import Retrying, retry_after_seconds
 from gateway.errors import AdapterError, AdapterHTTPError, AdapterOutputError
+from gateway.tls import client_context
 
 #: a response body larger than this many times the output limit (plus slack) is refused
 BODY_FACTOR = 4
@@ -155,10 +157,15 @@ class OpenAIAdapter(Adapter):
         return headers
 
     def _connector(self) -> aiohttp.BaseConnector:
+        # HTTPS uses the node's own verified context (gateway.tls), never aiohttp's default
+        https = urlsplit(self.url).scheme.lower() == "https"
+        tls: ssl.SSLContext | bool = client_context() if https else True
         if self.socks_proxy is None:
-            return aiohttp.TCPConnector()
+            return aiohttp.TCPConnector(ssl=tls)
         try:
-            connector: aiohttp.BaseConnector = ProxyConnector.from_url(self.socks_proxy, rdns=True)
+            connector: aiohttp.BaseConnector = ProxyConnector.from_url(
+                self.socks_proxy, rdns=True, ssl=tls
+            )
         except ValueError as exc:
             raise AdapterError(f"bad SOCKS proxy URL: {exc}", adapter=self.name) from exc
         return connector

@@ -96,9 +96,16 @@ def test_the_run_path_loads_no_session_code_and_no_socks_client() -> None:
     names = (
         "['gateway.link.protocol', 'gateway.link.peerlink', 'gateway.link.pacer', "
         "'gateway.session.session', 'gateway.session.handshake', 'gateway.session.ratchet', "
-        "'gateway.session.noise', 'python_socks', 'aiohttp_socks']"
+        "'gateway.session.noise', 'gateway.tor.socks5', 'python_socks', 'aiohttp_socks']"
     )
     assert loaded_after(RUN_PATH, names) == "[]"
+
+
+def test_the_link_dialer_uses_no_socks_library() -> None:
+    """Links dial through gateway.tor.socks5 (0.35 MB less than python_socks): loading
+    the dialer and its SOCKS client brings in neither SOCKS library."""
+    code = RUN_PATH + "; import gateway.link.peerlink, gateway.tor.socks5"
+    assert loaded_after(code, "('python_socks', 'aiohttp_socks')") == "[]"
 
 
 def test_the_run_path_loads_no_library_only_a_rare_call_needs() -> None:
@@ -106,3 +113,11 @@ def test_the_run_path_loads_no_library_only_a_rare_call_needs() -> None:
     cryptography's serialization module (raw key bytes need none of it)."""
     names = "['difflib', 'statistics', 'cryptography.hazmat.primitives.serialization']"
     assert loaded_after(RUN_PATH, names) == "[]"
+
+
+def test_the_run_command_leaves_aiohttp_to_gateway_tls() -> None:
+    """``gateway run`` imports aiohttp through gateway.tls.import_aiohttp (without the CA
+    bundle in its two default contexts, 1.9 MB): loading the command's module must not
+    import aiohttp first, or the bundle is loaded."""
+    code = "import gateway.cli.run_cmd"
+    assert loaded_after(code, "('aiohttp', 'gateway.node.runner')") == "[]"
