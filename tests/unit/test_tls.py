@@ -163,14 +163,17 @@ def test_without_the_users_bundle_the_test_ca_is_refused_everywhere(tmp_path: Pa
     assert out["aiohttp_default"] == "refused"
 
 
+@pytest.mark.parametrize("socks", [None, "socks5://127.0.0.1:9"])
 @pytest.mark.parametrize("scheme", ["https", "http"])
-async def test_an_https_adapter_uses_the_nodes_context(scheme: str) -> None:
+async def test_an_https_adapter_uses_the_nodes_context(scheme: str, socks: str | None) -> None:
     import aiohttp
 
     from gateway.converge.adapters.openai import OpenAIAdapter
     from gateway.tls import client_context
 
-    adapter = OpenAIAdapter("x", base_url=f"{scheme}://127.0.0.1:9/v1", model="m")
+    adapter = OpenAIAdapter(
+        "x", base_url=f"{scheme}://127.0.0.1:9/v1", model="m", socks_proxy=socks
+    )
     connector = adapter._connector()
     try:
         assert isinstance(connector, aiohttp.TCPConnector)
