@@ -4,7 +4,10 @@ Each contact has a dial loop that keeps a link up, reconnecting with backoff
 (and asking tor to refetch the contact's descriptor after repeated failures).
 Both sides dial, so two links to one contact can open at once: both sides then
 keep the link whose initiator has the smaller identity key, and a newer link
-from the same initiator replaces an older one (the peer reconnected).
+from the same initiator replaces an older one (the peer reconnected). Before a
+new link is dropped for an old one, the old one must answer a ping: a peer that
+crashed or restarted leaves a link that tor may report closed only much later,
+and the peer's new link must not be refused for it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ CONNECT_TIMEOUT = 90.0
 RESCAN_INTERVAL = 2.0
 #: wait after a link closed normally before dialing again
 RECONNECT_DELAY = 1.0
+#: an existing link that the tie-break would keep over a new one must answer within this
+LIVENESS_TIMEOUT = 10.0
 
 #: asks tor to fetch an onion's descriptor again
 Refetch = Callable[[str], Awaitable[None]]
@@ -349,7 +354,7 @@ class LinkManager:
         if conn.remote_offer is not None:
             self.book.note_offer(opened.identity, conn.remote_offer)
         self.opens.append({"at": self.clock(), "resumed": opened.resumed})
-        if not self._adopt(opened, conn):
+        if not await self._adopt(opened, conn):
             writer.close()
             return True
         pacer = Pacer(
@@ -387,19 +392,34 @@ class LinkManager:
                 self.book.touch(opened.identity, int(self.clock()))
         return True
 
-    def _adopt(self, opened: Opened, conn: LinkConnection) -> bool:
-        """Register a newly opened link unless the tie-break keeps an existing one."""
+    async def _adopt(self, opened: Opened, conn: LinkConnection) -> bool:
+        """Whether a newly opened link takes the contact's place: unless the tie-break
+        keeps an existing link, and that link still answers."""
         contact = self.book.get(opened.identity)
         if contact is not None and contact.state is ContactState.PENDING:
             self.book.mark_paired(opened.identity, int(self.clock()))
-        existing = self.links.get(opened.identity)
-        if existing is None:
-            return True
-        mine = self._initiator_of(conn.role, opened.identity)
-        theirs = self._initiator_of(existing.conn.role, opened.identity)
-        if theirs < mine:
-            self.counters["duplicate_link_dropped"] += 1
-            return False
+        while True:
+            existing = self.links.get(opened.identity)
+            if existing is None:
+                return True
+            mine = self._initiator_of(conn.role, opened.identity)
+            theirs = self._initiator_of(existing.conn.role, opened.identity)
+            if theirs >= mine:
+                break
+            # the peer dialed while we hold the link it too would keep: both dialed at
+            # once, or that link died at its end (its node crashed or restarted)
+            alive = await existing.answers(LIVENESS_TIMEOUT)
+            if self.links.get(opened.identity) is not existing:
+                continue  # it closed, or another link replaced it, meanwhile: decide again
+            if alive:
+                self.counters["duplicate_link_dropped"] += 1
+                return False
+            self.counters["dead_link_replaced"] += 1
+            log.info(
+                "link to %s: the contact dialed again and the old link did not answer: "
+                "replaced", redact(existing.contact.hex()),
+            )  # fmt: skip
+            break
         existing.stop()
         # the old link leaves the table without its own "closed" report (the new one takes
         # its place): report it here, so what ran over it (memory sync) starts again

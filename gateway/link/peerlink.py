@@ -86,6 +86,8 @@ class PeerLink:
         self.closed = asyncio.Event()
         #: outbox messages handed to the mux, and when
         self._handed: dict[bytes, float] = {}
+        #: resolved by the next payload from the peer (see :meth:`answers`)
+        self._listeners: list[asyncio.Future[None]] = []
 
     @property
     def initiated_by_us(self) -> bool:
@@ -99,6 +101,28 @@ class PeerLink:
         """
         self.conn.close()
         self._stop.set()
+
+    async def answers(self, timeout: float) -> bool:
+        """Whether the peer still answers on this link: a PING goes out, and anything the
+        peer sends within ``timeout`` seconds (the PONG, or any other payload) counts.
+
+        Tor may not tell us for a long while that the other end went away (its node
+        crashed or restarted), so a link can look open long after it died.
+        """
+        if self.closed.is_set():
+            return False
+        heard: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listeners.append(heard)
+        closed = asyncio.ensure_future(self.closed.wait())
+        try:
+            self._send(self.mux.ping(self.clock()))
+            await asyncio.wait(
+                (heard, closed), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            return heard.done() and not self.closed.is_set()
+        finally:
+            closed.cancel()
+            self._listeners.remove(heard)
 
     def kick(self) -> None:
         """Something was queued in the outbox: pump it."""
@@ -156,6 +180,9 @@ class PeerLink:
     def _on_payload(self, payload: bytes) -> None:
         now = self.clock()
         self.stats.last_seen = now
+        for heard in self._listeners:
+            if not heard.done():
+                heard.set_result(None)
         self._handle(self.mux.receive_payload(payload, now))
 
     def _handle(self, events: list[channels.Event]) -> None:

@@ -122,6 +122,10 @@ class NodeRunner:
         except Stopped:
             return 0
         finally:
+            # links first, while tor still carries their circuits: each contact's tor then
+            # hears the stream end at once (a dead tor leaves the contact guessing for up to
+            # a minute: docs/LINK.md)
+            await self.services.close_links()
             await self._shutdown()
             await self.services.close()
             await server.stop()

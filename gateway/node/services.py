@@ -343,6 +343,13 @@ class NodeServices:
         self.tor.control = None
         self.links.set_socks_port(None)
 
+    async def close_links(self) -> None:
+        """Close every link (the node stops): done while tor runs, so contacts hear it."""
+        try:
+            await self.links.stop()
+        except GatewayError as exc:
+            log.warning("while closing links: %s", exc)
+
     async def close(self) -> None:
         await self.rounds.close()
         for task in self.tasks:

@@ -63,6 +63,9 @@ class FakeSession:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
+    async def close_links(self) -> None:
+        self.links_closed_with_tor = [not s.closed for s in self.world_sessions]
+
     async def close(self) -> None:
         self.closed = True
 
@@ -93,6 +96,9 @@ class FakeServices:
         self.book = PoolBook()
         self.loads = 0
         self.front = type("Front", (), {"counters": Counter[str]()})()
+        #: the tor sessions so far (the world's), and which still ran when links closed
+        self.world_sessions: list[FakeSession] = []
+        self.links_closed_with_tor: list[bool] | None = None
 
     async def start(self) -> int:
         return 8181
@@ -110,6 +116,9 @@ class FakeServices:
     def tor_gone(self) -> None:
         self.ready.append(None)
 
+    async def close_links(self) -> None:
+        self.links_closed_with_tor = [not s.closed for s in self.world_sessions]
+
     async def close(self) -> None:
         self.closed = True
 
@@ -124,6 +133,7 @@ class World:
         self.added = 0
         self.removed = 0
         self.services = FakeServices()
+        self.services.world_sessions = self.sessions
         #: called as each tor session starts (before it publishes)
         self.on_start: Callable[[], None] = lambda: None
 
@@ -197,6 +207,8 @@ async def test_publish_print_and_stop(tmp_path: Path, world: World) -> None:
     assert world.removed == 1 and world.sessions[0].closed
     assert world.services.ready == [9050, None] and world.services.closed
     assert not (tmp_path / "state" / "node.json").exists()
+    # links closed while tor still ran (contacts hear the streams end), then tor
+    assert world.services.links_closed_with_tor == [True]
 
 
 async def test_client_auth_keys_are_watched_at_every_level(tmp_path: Path, world: World) -> None:
