@@ -354,7 +354,12 @@ class LinkManager:
         if conn.remote_offer is not None:
             self.book.note_offer(opened.identity, conn.remote_offer)
         self.opens.append({"at": self.clock(), "resumed": opened.resumed})
-        if not await self._adopt(opened, conn):
+        try:
+            adopted = await self._adopt(opened, conn)  # may wait for the old link's answer
+        except BaseException:  # cancelled meanwhile (the node stops)
+            writer.close()
+            raise
+        if not adopted:
             writer.close()
             return True
         pacer = Pacer(

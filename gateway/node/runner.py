@@ -125,10 +125,12 @@ class NodeRunner:
             # links first, while tor still carries their circuits: each contact's tor then
             # hears the stream end at once (a dead tor leaves the contact guessing for up to
             # a minute: docs/LINK.md)
-            await self.services.close_links()
-            await self._shutdown()
-            await self.services.close()
-            await server.stop()
+            try:
+                await self.services.close_links()
+            finally:
+                await self._shutdown()
+                await self.services.close()
+                await server.stop()
 
     async def _serve(self, paths: StatePaths, key: OnionKey, front_port: int) -> int:
         """Bring tor up and keep it up; the onion points at the front door on ``front_port``."""
