@@ -19,7 +19,7 @@ import enum
 import struct
 
 from gateway.errors import SocksError
-from gateway.tor.socksreply import ONION_REPLIES
+from gateway.tor.socksreply import describe
 
 VERSION = 5
 AUTH_VERSION = 1  # RFC 1929's subnegotiation version
@@ -27,18 +27,6 @@ NO_AUTH, USER_PASS, NO_ACCEPTABLE = 0x00, 0x02, 0xFF
 CONNECT = 0x01
 IPV4, DOMAIN, IPV6 = 0x01, 0x03, 0x04
 _PORT = struct.Struct("!H")
-
-#: RFC 1928 section 6
-REPLIES: dict[int, str] = {
-    0x01: "general SOCKS server failure",
-    0x02: "connection not allowed by ruleset",
-    0x03: "network unreachable",
-    0x04: "host unreachable",
-    0x05: "connection refused",
-    0x06: "TTL expired",
-    0x07: "command not supported",
-    0x08: "address type not supported",
-}
 
 
 class Step(enum.Enum):
@@ -132,8 +120,7 @@ class Socks5Connect:
         if version != VERSION:
             raise SocksError(f"bad SOCKS reply version {version}")
         if code != 0:
-            words = ONION_REPLIES.get(code) or REPLIES.get(code, "unknown reply")
-            raise SocksError(f"{words} (SOCKS reply {code:#04x})", error_code=code)
+            raise SocksError(describe(code), error_code=code)
         sizes = {IPV4: 4 - 1, IPV6: 16 - 1, DOMAIN: first}  # ``first`` is already read
         if kind not in sizes:
             raise SocksError(f"bad SOCKS reply address type {kind}")

@@ -19,6 +19,17 @@ ONION_REPLIES: dict[int, str] = {
     0xF6: "the onion address is invalid",
     0xF7: "the onion's introduction timed out",
 }
+#: RFC 1928 section 6
+REPLIES: dict[int, str] = {
+    0x01: "general SOCKS server failure",
+    0x02: "connection not allowed by ruleset",
+    0x03: "network unreachable",
+    0x04: "host unreachable",
+    0x05: "connection refused",
+    0x06: "TTL expired",
+    0x07: "command not supported",
+    0x08: "address type not supported",
+}
 #: the replies that mean client authorization is missing or wrong
 CLIENT_AUTH_REPLIES = frozenset({0xF4, 0xF5})
 
@@ -29,9 +40,16 @@ def reply_code(exc: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def describe(code: int) -> str:
+    """A SOCKS5 reply code in words, with the code."""
+    words = ONION_REPLIES.get(code) or REPLIES.get(code, "unknown reply")
+    return f"{words} (SOCKS reply {code:#04x})"
+
+
 def explain(exc: BaseException) -> str:
-    """What a failed connection through tor means, in words when tor said why."""
+    """What a failed connection through tor means, in words when tor said why (other
+    errors keep their own text: a SOCKS library's words for the standard replies)."""
     code = reply_code(exc)
     if code in ONION_REPLIES:
-        return f"{ONION_REPLIES[code]} (SOCKS reply {code:#04x})"
+        return describe(code)
     return str(exc) or type(exc).__name__

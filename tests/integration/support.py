@@ -165,6 +165,16 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -
     raise AssertionError(f"timed out after {timeout} s waiting for {what}: {last!r}")
 
 
+def node_identity(config: Path) -> str:
+    """The identity key (hex) of the node ``config`` sets up; read from its state, offline."""
+    from gateway.config.loader import load_config
+    from gateway.state.keys import IdentityKeys
+    from gateway.state.paths import StatePaths
+
+    state = StatePaths(load_config(config).node.state_dir)
+    return IdentityKeys.load(state).signing_public.hex()
+
+
 def peer(config: Path, nickname_or_id: str) -> dict[str, Any]:
     peers = api(config, "GET", "/api/v1/peers")["peers"]
     found = [p for p in peers if p["nickname"] == nickname_or_id or p["identity"] == nickname_or_id]

@@ -25,13 +25,10 @@ from typing import Any
 import pytest
 
 from gateway.circle.messages import check_equivocation
-from gateway.config.loader import load_config
 from gateway.node.circles import EQUIVOCATE_ENV, REPORT_INTERVAL_ENV
-from gateway.state.keys import IdentityKeys
-from gateway.state.paths import StatePaths
 from gateway.testnet import TestNetwork
 from tests.integration.memory_support import has, memory_node, pair_as, put, start, stats
-from tests.integration.support import Node, api, gateway_cli, peer, wait_for
+from tests.integration.support import Node, api, gateway_cli, node_identity, peer, wait_for
 
 NAMES = ("ann", "ben", "cat", "dan")
 TIMEOUT = 300.0
@@ -51,15 +48,11 @@ class Four:
         self.running[name] = start(self.configs[name], self.started)
 
 
-def identity(config: Path) -> str:
-    return IdentityKeys.load(StatePaths(load_config(config).node.state_dir)).signing_public.hex()
-
-
 @pytest.fixture(scope="module")
 def four(tmp_path_factory: pytest.TempPathFactory, testnet: TestNetwork) -> Iterator[Four]:
     folder = tmp_path_factory.mktemp("circles")
     configs = {n: memory_node(folder, testnet, n) for n in NAMES}
-    keys = {n: identity(c) for n, c in configs.items()}
+    keys = {n: node_identity(c) for n, c in configs.items()}
     # the lowest key leads view 0 of every circle of the four: it equivocates in EQ_CIRCLE
     liar = min(NAMES, key=lambda n: keys[n])
     started: list[Node] = []

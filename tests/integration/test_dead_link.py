@@ -21,8 +21,6 @@ from pathlib import Path
 
 import yaml
 
-from gateway.state.keys import IdentityKeys
-from gateway.state.paths import StatePaths
 from gateway.testnet import TestNetwork
 from tests.integration.memory_support import metrics
 from tests.integration.support import (
@@ -30,6 +28,7 @@ from tests.integration.support import (
     api,
     inbox_texts,
     make_node,
+    node_identity,
     pair,
     peer,
     tor_pids,
@@ -39,22 +38,18 @@ from tests.integration.support import (
 REPLACED = "gateway_link_events_total{event=dead_link_replaced}"
 
 
-def identity(tmp_path: Path, name: str) -> bytes:
-    return IdentityKeys.load(StatePaths(tmp_path / name)).signing_public
-
-
 def test_a_frozen_contacts_copy_gets_its_link_and_a_stopped_node_is_seen_offline(
     tmp_path: Path, testnet: TestNetwork, nodes: list[Node]
 ) -> None:
     configs = {n: make_node(tmp_path, testnet, name=n) for n in ("x", "y")}
     # we (the survivor) have the smaller key: a link we dialed wins every tie-break
-    ours, theirs = sorted(("x", "y"), key=lambda n: identity(tmp_path, n))
+    ours, theirs = sorted(("x", "y"), key=lambda n: bytes.fromhex(node_identity(configs[n])))
     us, them = configs[ours], configs[theirs]
     for config in (us, them):
         nodes.append(Node(config))
         nodes[-1].next_address()
     frozen = nodes[-1]
-    contact, our_id = "contact", identity(tmp_path, ours).hex()
+    contact, our_id = "contact", node_identity(us)
     pair(them, us, contact)  # the invitee (us) dials: our link, "out"
     assert peer(us, contact)["direction"] == "out"
 
